@@ -1,0 +1,117 @@
+// Builds the Fastify application. It never listens: src/server.ts owns the process, tests call app.inject.
+import { randomBytes } from 'node:crypto'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import Ajv, { type Options as AjvOptions } from 'ajv'
+import addFormats from 'ajv-formats'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import { AppError, sendError } from './lib/errors.js'
+import { ErrorBody } from './lib/http.js'
+import type { Logger } from './lib/logger.js'
+import { requireMerchantKey } from './modules/merchants/auth.js'
+import { merchantRoutes } from './modules/merchants/routes.js'
+import { paylinkRoutes } from './modules/paylinks/routes.js'
+import { Paylink, Timestamp } from './modules/paylinks/schemas.js'
+import { productRoutes } from './modules/products/routes.js'
+import { Product } from './modules/products/schemas.js'
+import { projectRoutes } from './modules/projects/routes.js'
+import { Project } from './modules/projects/schemas.js'
+import { systemRoutes } from './modules/system/routes.js'
+import type { Services } from './services.js'
+
+export const ADMIN_PREFIX = '/admin/api/v1'
+const REQUEST_ID = /^[\w.:-]{1,64}$/
+
+export interface AppOptions {
+  logger?: Logger | false
+  /** Socket timeouts; the server process sets them, tests leave the defaults. */
+  http?: Pick<FastifyServerOptions, 'connectionTimeout' | 'keepAliveTimeout' | 'requestTimeout'>
+}
+
+/** Two validators: request bodies are taken as sent, while params and query strings are text and get coerced. */
+function validatorCompiler() {
+  const base: AjvOptions = {
+    allErrors: false,
+    useDefaults: true,
+    removeAdditional: false,
+    verbose: true,
+    strict: true,
+    strictRequired: false,
+    keywords: ['x-error'],
+  }
+  const body = addFormats.default(new Ajv.default({ ...base, coerceTypes: false }))
+  const text = addFormats.default(new Ajv.default({ ...base, coerceTypes: 'array' }))
+  return ({ schema, httpPart }: { schema: object; httpPart?: string }) =>
+    (httpPart === 'body' ? body : text).compile(schema)
+}
+
+export async function buildApp(services: Services, options: AppOptions = {}): Promise<FastifyInstance> {
+  const fastifyOptions: FastifyServerOptions & { loggerInstance?: FastifyBaseLogger } = {
+    genReqId: (req) => {
+      const incoming = req.headers['x-request-id']
+      return typeof incoming === 'string' && REQUEST_ID.test(incoming)
+        ? incoming
+        : `req_${randomBytes(8).toString('hex')}`
+    },
+    bodyLimit: 1024 * 1024,
+    // Proxies in front of paylinks are the operator's to declare; without one, the socket address is the client.
+    trustProxy: false,
+    routerOptions: { ignoreTrailingSlash: true },
+    ...options.http,
+  }
+  if (options.logger) fastifyOptions.loggerInstance = options.logger
+  const app = Fastify(fastifyOptions).withTypeProvider<TypeBoxTypeProvider>()
+
+  app.setValidatorCompiler(validatorCompiler())
+  for (const schema of [ErrorBody, Timestamp, Project, Product, Paylink]) app.addSchema(schema)
+
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id)
+  })
+  app.setErrorHandler((error, request, reply) => sendError(error, request, reply))
+  app.setNotFoundHandler((request, reply) =>
+    sendError(
+      new AppError('route_not_found', `no route ${request.method} ${request.url.split('?')[0]}`),
+      request,
+      reply,
+    ),
+  )
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'paylinks',
+        version: '1',
+        description:
+          'Payment links and hosted checkout. The admin API takes `Authorization: Bearer <secret key>`; ' +
+          'amounts are integers in minor units of an ISO 4217 currency.',
+      },
+      servers: [{ url: services.config.publicUrl }],
+      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer' } } },
+    },
+    refResolver: {
+      buildLocalReference: (json: { $id?: unknown }, _baseUri: unknown, _fragment: unknown, i: number) =>
+        String(json.$id ?? `def-${i}`),
+    },
+  })
+  await app.register(swaggerUi, { routePrefix: '/docs' })
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
+
+  await app.register(systemRoutes, { services })
+  await app.register(
+    async (admin) => {
+      requireMerchantKey(admin, services.merchants)
+      admin.addHook('onRoute', (route) => {
+        route.schema = { ...route.schema, security: [{ bearerAuth: [] }] }
+      })
+      await admin.register(merchantRoutes, { services })
+      await admin.register(projectRoutes, { services })
+      await admin.register(productRoutes, { services })
+      await admin.register(paylinkRoutes, { services })
+    },
+    { prefix: ADMIN_PREFIX },
+  )
+  return app
+}

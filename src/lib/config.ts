@@ -1,0 +1,107 @@
+// Parses the process environment once, at boot, into the typed configuration every module receives.
+import path from 'node:path'
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+export type LogLevel = (typeof LOG_LEVELS)[number]
+
+export interface Config {
+  port: number
+  host: string
+  /** Base of every URL the server hands out, without a trailing slash. */
+  publicUrl: string
+  /** Unset: the embedded PGlite database in `dataDir`. */
+  databaseUrl: string | undefined
+  dataDir: string
+  /** Unset: mail is logged instead of sent. */
+  smtpUrl: string | undefined
+  logLevel: LogLevel
+  webhookAllowPrivateUrls: boolean
+  /** Allowed values of a paylink's `life_days`, ascending. */
+  paylinkLifeDays: number[]
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`)
+    this.name = 'ConfigError'
+  }
+}
+
+type Parsed<T> = { value: T } | { error: string }
+type Env = Record<string, string | undefined>
+
+/** Reads and validates the environment; throws one ConfigError listing every invalid variable. */
+export function loadConfig(env: Env = process.env): Config {
+  const problems: string[] = []
+  function read<T>(name: string, fallback: T, parse: (raw: string) => Parsed<T>): T {
+    const raw = env[name]?.trim()
+    if (!raw) return fallback
+    const parsed = parse(raw)
+    if ('error' in parsed) {
+      problems.push(`${name}=${JSON.stringify(raw)}: ${parsed.error}`)
+      return fallback
+    }
+    return parsed.value
+  }
+
+  const port = read<number>('PORT', 3000, (raw) =>
+    /^\d+$/.test(raw) && Number(raw) >= 1 && Number(raw) <= 65535
+      ? { value: Number(raw) }
+      : { error: 'must be an integer from 1 to 65535' },
+  )
+  const config: Config = {
+    port,
+    host: read('HOST', '127.0.0.1', (raw) => ({ value: raw })),
+    publicUrl: read('PUBLIC_URL', `http://localhost:${port}`, parsePublicUrl),
+    databaseUrl: read<string | undefined>('DATABASE_URL', undefined, (raw) =>
+      urlWithProtocol(raw, ['postgres:', 'postgresql:'], 'must be a postgres:// or postgresql:// URL'),
+    ),
+    dataDir: path.resolve(read('PAYLINKS_DATA_DIR', './data', (raw) => ({ value: raw }))),
+    smtpUrl: read<string | undefined>('SMTP_URL', undefined, (raw) =>
+      urlWithProtocol(raw, ['smtp:', 'smtps:'], 'must be an smtp:// or smtps:// URL'),
+    ),
+    logLevel: read<LogLevel>('LOG_LEVEL', 'info', (raw) => {
+      const level = raw.toLowerCase()
+      return isLogLevel(level) ? { value: level } : { error: `must be one of ${LOG_LEVELS.join(', ')}` }
+    }),
+    webhookAllowPrivateUrls: read('WEBHOOK_ALLOW_PRIVATE_URLS', false, parseBoolean),
+    paylinkLifeDays: read('PAYLINK_LIFE_DAYS', [1, 7, 30], parseLifeDays),
+  }
+  if (problems.length > 0) throw new ConfigError(problems)
+  return config
+}
+
+function isLogLevel(value: string): value is LogLevel {
+  return (LOG_LEVELS as readonly string[]).includes(value)
+}
+
+function parseBoolean(raw: string): Parsed<boolean> {
+  const value = raw.toLowerCase()
+  if (['true', '1', 'yes', 'on'].includes(value)) return { value: true }
+  if (['false', '0', 'no', 'off'].includes(value)) return { value: false }
+  return { error: 'must be true or false' }
+}
+
+function parseLifeDays(raw: string): Parsed<number[]> {
+  const days = raw.split(',').map((part) => part.trim())
+  if (days.some((d) => !/^\d+$/.test(d) || Number(d) < 1 || Number(d) > 3650)) {
+    return { error: 'must be a comma-separated list of whole days from 1 to 3650' }
+  }
+  return { value: [...new Set(days.map(Number))].sort((a, b) => a - b) }
+}
+
+function urlWithProtocol(raw: string, protocols: string[], rule: string): Parsed<string> {
+  try {
+    return protocols.includes(new URL(raw).protocol) ? { value: raw } : { error: rule }
+  } catch {
+    return { error: rule }
+  }
+}
+
+function parsePublicUrl(raw: string): Parsed<string> {
+  const checked = urlWithProtocol(raw, ['http:', 'https:'], 'must be an absolute http:// or https:// URL')
+  if ('error' in checked) return checked
+  const url = new URL(raw)
+  if (url.search || url.hash) return { error: 'must not have a query string or a fragment' }
+  return { value: url.toString().replace(/\/+$/, '') }
+}

@@ -1,0 +1,70 @@
+// TypeBox pieces shared by every route declaration: ids, the error body, pagination.
+import { type Static, type TSchema, Type } from 'typebox'
+import { OBJECT_ID_PATTERN, PAYLINK_ID_PATTERN } from './ids.js'
+import { CURRENCY_PATTERN, MAX_AMOUNT } from './money.js'
+
+export const ObjectId = (description?: string) =>
+  Type.String({
+    pattern: OBJECT_ID_PATTERN,
+    'x-error': 'must be a 24-character lowercase hex id',
+    examples: ['5ca50e3868add4353c4815d2'],
+    ...(description ? { description } : {}),
+  })
+
+export const PaylinkId = Type.String({
+  pattern: PAYLINK_ID_PATTERN,
+  'x-error': 'must be a 32-character lowercase hex id',
+  examples: ['6d3d86a9664b4aa5b4e6df53b3c47d46'],
+})
+
+export const CurrencyCode = Type.String({
+  pattern: CURRENCY_PATTERN,
+  'x-error': 'must be a three-letter ISO 4217 code in capitals, e.g. USD',
+  examples: ['USD'],
+})
+
+export const Amount = Type.Integer({
+  minimum: 1,
+  maximum: MAX_AMOUNT,
+  description: "In the currency's minor units: 1999 is 19.99 USD, 1999 JPY is ¥1,999, 1999 KWD is 1.999 KWD",
+})
+
+export const Money = Type.Object({ currency: CurrencyCode, amount: Amount }, { additionalProperties: false })
+
+export const HttpUrl = (maxLength = 2048) =>
+  Type.String({
+    format: 'uri',
+    pattern: '^https?://',
+    maxLength,
+    'x-error': 'must be an absolute http:// or https:// URL',
+  })
+
+export const Email = Type.String({
+  format: 'email',
+  maxLength: 254,
+  'x-error': 'must be a valid email address',
+})
+
+export const IsoDateTime = Type.String({ format: 'date-time' })
+
+export const ErrorBody = Type.Object(
+  {
+    code: Type.String({ description: 'Stable machine-readable code' }),
+    message: Type.String({ description: 'One sentence for people; names the field and the rule' }),
+    details: Type.Optional(Type.Unknown()),
+  },
+  { $id: 'ErrorBody', description: 'Error' },
+)
+
+/** Error responses of a route, by status: `errors(400, 401, 404)`. */
+export function errors(...statuses: number[]): Record<number, TSchema> {
+  return Object.fromEntries(statuses.map((status) => [status, Type.Ref('ErrorBody')]))
+}
+
+export const PaginationQuery = Type.Object({
+  offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000, default: 0 })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 10 })),
+})
+export type PaginationQuery = Static<typeof PaginationQuery>
+
+export const NoContent = Type.Null({ description: 'No content' })

@@ -1,0 +1,165 @@
+// Row types of the database, as Kysely sees them; the tables themselves are defined in migrations/.
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely'
+
+type CreatedAt = ColumnType<Date, Date | undefined, never>
+type Timestamp = ColumnType<Date, Date, Date>
+type NullableTimestamp = ColumnType<Date | null, Date | null | undefined, Date | null>
+
+export interface MerchantsTable {
+  id: string
+  name: string
+  email: string | null
+  created_at: CreatedAt
+}
+
+export interface ApiKeysTable {
+  id: string
+  merchant_id: string
+  /** SHA-256 of the secret, lowercase hex. The secret itself is never stored. */
+  key_hash: string
+  /** The first characters of the secret, so a person can tell keys apart. */
+  prefix: string
+  created_at: CreatedAt
+  last_used_at: NullableTimestamp
+  revoked_at: NullableTimestamp
+}
+
+export interface ProjectsTable {
+  id: string
+  merchant_id: string
+  name: string
+  default_currency: string
+  success_url: string | null
+  sales_email: string | null
+  created_at: CreatedAt
+  updated_at: Timestamp
+  deleted_at: NullableTimestamp
+}
+
+export interface ProductsTable {
+  id: string
+  merchant_id: string
+  project_id: string
+  name: string
+  description: string | null
+  sku: string | null
+  created_at: CreatedAt
+  updated_at: Timestamp
+  archived_at: NullableTimestamp
+}
+
+export interface ProductPricesTable {
+  product_id: string
+  currency: string
+  /** Minor units of `currency`. */
+  amount: number
+}
+
+export interface PaylinksTable {
+  id: string
+  merchant_id: string
+  project_id: string
+  name: string | null
+  life_days: number
+  expires_at: Timestamp
+  created_at: CreatedAt
+  updated_at: Timestamp
+  deleted_at: NullableTimestamp
+}
+
+export interface PaylinkProductsTable {
+  paylink_id: string
+  position: number
+  product_id: string
+}
+
+export interface SettingsTable {
+  key: string
+  value: ColumnType<unknown, string, string>
+  updated_at: ColumnType<Date, Date | undefined, Date>
+}
+
+export interface DB {
+  settings: SettingsTable
+  merchants: MerchantsTable
+  api_keys: ApiKeysTable
+  projects: ProjectsTable
+  products: ProductsTable
+  product_prices: ProductPricesTable
+  paylinks: PaylinksTable
+  paylink_products: PaylinkProductsTable
+  visits: VisitsTable
+  orders: OrdersTable
+  order_items: OrderItemsTable
+  payments: PaymentsTable
+}
+
+export type Merchant = Selectable<MerchantsTable>
+export type ApiKeyRow = Selectable<ApiKeysTable>
+export type ProjectRow = Selectable<ProjectsTable>
+export type NewProject = Insertable<ProjectsTable>
+export type ProjectUpdate = Updateable<ProjectsTable>
+export type ProductRow = Selectable<ProductsTable>
+export type PaylinkRow = Selectable<PaylinksTable>
+export type { Generated }
+
+export interface VisitsTable {
+  id: Generated<number>
+  paylink_id: string
+  visited_at: Date
+  visitor_hash: string
+  utm_source: string | null
+  utm_medium: string | null
+  utm_campaign: string | null
+  referrer_host: string | null
+  country: string | null
+  order_id: string | null
+}
+
+export type OrderStatus = 'created' | 'paid' | 'expired'
+
+export interface OrdersTable {
+  id: string
+  merchant_id: string
+  project_id: string
+  paylink_id: string | null
+  status: ColumnType<OrderStatus, OrderStatus | undefined, OrderStatus>
+  currency: string
+  total_amount: number
+  utm_source: string | null
+  utm_medium: string | null
+  utm_campaign: string | null
+  referrer_host: string | null
+  country: string | null
+  buyer_email: string | null
+  created_at: Date
+  updated_at: Date
+  expires_at: Date
+  paid_at: Date | null
+}
+
+export interface OrderItemsTable {
+  order_id: string
+  position: number
+  product_id: string
+  name: string
+  quantity: number
+  unit_amount: number
+}
+
+export interface PaymentsTable {
+  id: string
+  order_id: string
+  status: 'succeeded' | 'failed'
+  provider: string
+  provider_ref: string | null
+  amount: number
+  currency: string
+  card_brand: string | null
+  card_last4: string | null
+  card_exp_month: number | null
+  card_exp_year: number | null
+  failure_code: string | null
+  failure_message: string | null
+  created_at: Date
+}

@@ -1,0 +1,152 @@
+// Paylinks: 1 to 6 products of one project with an expiry; the rules and error codes of the paylinks API.
+import type { Config } from '../../lib/config.js'
+import type { Db, Tx } from '../../lib/db.js'
+import { AppError, invalid } from '../../lib/errors.js'
+import { newPaylinkId } from '../../lib/ids.js'
+import { addDays, type Clock } from '../../lib/time.js'
+import * as productRepo from '../products/repo.js'
+import type { ProjectService } from '../projects/service.js'
+import * as repo from './repo.js'
+import {
+  isExpired,
+  MAX_PRODUCTS,
+  type PaylinkBody,
+  type PaylinkStat,
+  type PaylinkWithProducts,
+  type UrlQuery,
+} from './schemas.js'
+
+/** UTM parameters a paylink URL carries, in the (sorted) order they appear in it. */
+const UTM_KEYS = ['utm_campaign', 'utm_content', 'utm_medium', 'utm_source', 'utm_term'] as const
+
+export class PaylinkService {
+  constructor(
+    private readonly db: Db,
+    private readonly clock: Clock,
+    private readonly config: Pick<Config, 'publicUrl' | 'paylinkLifeDays'>,
+    private readonly projects: ProjectService,
+  ) {}
+
+  async create(merchantId: string, body: PaylinkBody): Promise<PaylinkWithProducts> {
+    this.checkLifeDays(body.life_days)
+    return this.db.transaction().execute(async (tx) => {
+      await this.projects.get(merchantId, body.project_id, tx)
+      await this.checkProducts(tx, merchantId, body.project_id, body.products)
+      const now = this.clock.now()
+      return repo.insertPaylink(
+        tx,
+        {
+          id: newPaylinkId(),
+          merchant_id: merchantId,
+          project_id: body.project_id,
+          name: body.name ?? null,
+          life_days: body.life_days,
+          expires_at: addDays(now, body.life_days),
+          created_at: now,
+          updated_at: now,
+        },
+        body.products,
+      )
+    })
+  }
+
+  /** Replaces the products and restarts the link's life from now; the project cannot change. */
+  async update(merchantId: string, id: string, body: PaylinkBody): Promise<PaylinkWithProducts> {
+    return this.db.transaction().execute(async (tx) => {
+      const current = await repo.findPaylink(tx, merchantId, id, { forUpdate: true })
+      if (!current) throw new AppError('pl000002')
+      if (current.project_id !== body.project_id) {
+        throw new AppError('pl000003', undefined, { field: 'project_id', expected: current.project_id })
+      }
+      this.checkLifeDays(body.life_days)
+      await this.checkProducts(tx, merchantId, body.project_id, body.products)
+      const now = this.clock.now()
+      const row = await repo.updatePaylinkRow(tx, id, {
+        life_days: body.life_days,
+        expires_at: addDays(now, body.life_days),
+        updated_at: now,
+        ...(body.name !== undefined ? { name: body.name } : {}),
+      })
+      await repo.setProducts(tx, id, body.products)
+      return { ...row, product_ids: body.products }
+    })
+  }
+
+  async get(merchantId: string, id: string): Promise<PaylinkWithProducts> {
+    const paylink = await repo.findPaylink(this.db, merchantId, id)
+    if (!paylink) throw new AppError('pl000002')
+    return paylink
+  }
+
+  async delete(merchantId: string, id: string): Promise<void> {
+    if (!(await repo.softDeletePaylink(this.db, merchantId, id, this.clock.now())))
+      throw new AppError('pl000002')
+  }
+
+  async list(merchantId: string, projectId: string, offset: number, limit: number) {
+    await this.projects.get(merchantId, projectId)
+    return repo.listPaylinks(this.db, merchantId, projectId, offset, limit)
+  }
+
+  async stat(merchantId: string, id: string): Promise<PaylinkStat> {
+    const paylink = await this.get(merchantId, id)
+    const counts = await repo.paylinkCounts(this.db, paylink.id)
+    return { ...counts, conversion: counts.visits === 0 ? 0 : counts.paid_orders / counts.visits }
+  }
+
+  /** The public URL with the given UTM tags: only those given, keys sorted, each value encoded for its key. */
+  async url(merchantId: string, id: string, query: UrlQuery): Promise<string> {
+    const paylink = await this.get(merchantId, id)
+    if (isExpired(paylink, this.clock.now())) throw new AppError('pl000001')
+    const values: Partial<Record<(typeof UTM_KEYS)[number], string>> = {
+      utm_campaign: query.utm_campaign ?? query.utm_campagin,
+      utm_content: query.utm_content,
+      utm_medium: query.utm_medium,
+      utm_source: query.utm_source,
+      utm_term: query.utm_term,
+    }
+    const pairs = UTM_KEYS.filter((key) => values[key] !== undefined).map(
+      (key) => `${key}=${encodeURIComponent(values[key] as string)}`,
+    )
+    const base = `${this.config.publicUrl}/paylink/${paylink.id}`
+    return pairs.length > 0 ? `${base}?${pairs.join('&')}` : base
+  }
+
+  private checkLifeDays(lifeDays: number): void {
+    if (lifeDays <= 0) throw new AppError('pl000004', undefined, { field: 'life_days' })
+    const allowed = this.config.paylinkLifeDays
+    if (!allowed.includes(lifeDays))
+      throw invalid('life_days', 'enum', `must be one of ${allowed.join(', ')}`)
+  }
+
+  /**
+   * Every product must exist, be live and belong to the merchant and the project. Another merchant's
+   * product answers pl000010 like a missing one (pl000007 would tell that the id exists elsewhere).
+   */
+  private async checkProducts(
+    tx: Tx,
+    merchantId: string,
+    projectId: string,
+    productIds: string[],
+  ): Promise<void> {
+    if (productIds.length < 1 || productIds.length > MAX_PRODUCTS) throw new AppError('pl000005')
+    if (new Set(productIds).size !== productIds.length) {
+      throw invalid('products', 'uniqueItems', 'must not contain duplicates')
+    }
+    // FOR SHARE keeps a concurrent archive or delete of these products from slipping past the check.
+    const found = await productRepo.findProducts(tx, merchantId, productIds, { lock: 'share' })
+    const byId = new Map(found.map((p) => [p.id, p]))
+    const missing = productIds.filter((pid) => !byId.has(pid))
+    if (missing.length > 0) throw new AppError('pl000010', undefined, { field: 'products', missing })
+    const archived = productIds.filter((pid) => byId.get(pid)?.archived_at)
+    if (archived.length > 0) {
+      throw new AppError('pl000010', undefined, {
+        field: 'products',
+        archived,
+      })
+    }
+    const elsewhere = productIds.filter((pid) => byId.get(pid)?.project_id !== projectId)
+    if (elsewhere.length > 0)
+      throw new AppError('pl000008', undefined, { field: 'products', products: elsewhere })
+  }
+}

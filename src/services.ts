@@ -1,0 +1,27 @@
+// Wires the services of every module to one database, clock and configuration.
+import type { Config } from './lib/config.js'
+import type { Database } from './lib/db.js'
+import type { Clock } from './lib/time.js'
+import { MerchantService } from './modules/merchants/service.js'
+import { PaylinkService } from './modules/paylinks/service.js'
+import { ProductService } from './modules/products/service.js'
+import { ProjectService } from './modules/projects/service.js'
+
+export interface Services {
+  config: Config
+  database: Database
+  clock: Clock
+  merchants: MerchantService
+  projects: ProjectService
+  products: ProductService
+  paylinks: PaylinkService
+}
+
+export function createServices(config: Config, database: Database, clock: Clock): Services {
+  const { db } = database
+  const merchants = new MerchantService(db, clock)
+  const projects = new ProjectService(db, clock)
+  const products = new ProductService(db, clock, projects)
+  const paylinks = new PaylinkService(db, clock, config, projects)
+  return { config, database, clock, merchants, projects, products, paylinks }
+}
