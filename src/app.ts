@@ -64,6 +64,8 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   const app = Fastify(fastifyOptions).withTypeProvider<TypeBoxTypeProvider>()
 
   app.setValidatorCompiler(validatorCompiler())
+  // The APIs speak JSON; a text body is a client mistake better named by 415 than by a schema error.
+  app.removeContentTypeParser('text/plain')
   for (const schema of [ErrorBody, Timestamp, Project, Product, Paylink]) app.addSchema(schema)
 
   app.addHook('onSend', async (request, reply) => {

@@ -1,4 +1,5 @@
 // The `paylinks` command: serve, migrate, and merchant and key administration on the server's database.
+import { pathToFileURL } from 'node:url'
 import { Command, CommanderError } from 'commander'
 import { type Config, ConfigError, loadConfig } from './lib/config.js'
 import { type Database, DataDirLockedError, openDatabase } from './lib/db.js'
@@ -127,4 +128,8 @@ export async function main(
     }
     throw error
   }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await main()
 }

@@ -220,10 +220,8 @@ export function toErrorResponse(
     const special = request.routeOptions.config?.validationCodes?.find(
       (r) => r.field === described.field && r.rules.includes(described.rule),
     )
-    if (special) {
-      const appError = new AppError(special.code, undefined, { field: described.field, rule: described.rule })
-      return toErrorResponse(appError, request)
-    }
+    // The mapped code answers exactly as the service would, so a malformed id is a plain unknown one.
+    if (special) return toErrorResponse(new AppError(special.code), request)
     return {
       status: 400,
       body: {

@@ -3,7 +3,7 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { type Migration, type MigrationProvider, Migrator } from 'kysely'
+import { type Migration, type MigrationProvider, Migrator, sql } from 'kysely'
 import type { Database, Tx } from './db.js'
 
 export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations')
@@ -33,7 +33,14 @@ export interface MigrationOutcome {
 }
 
 export async function migrateToLatest(database: Database, dir = MIGRATIONS_DIR): Promise<MigrationOutcome> {
-  const migrator = new Migrator({ db: database.db, provider: new SqlFileMigrationProvider(database, dir) })
+  // Without a schema, Kysely takes a migration table in any schema of the database for ours; name the one
+  // the connection's search_path puts first.
+  const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(database.db)
+  const migrator = new Migrator({
+    db: database.db,
+    provider: new SqlFileMigrationProvider(database, dir),
+    migrationTableSchema: rows[0]?.schema ?? 'public',
+  })
   const { error, results } = await migrator.migrateToLatest()
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')

@@ -35,7 +35,8 @@ export async function openTestDatabase(): Promise<{ database: Database; drop(): 
   return {
     database,
     drop: async () => {
-      await database.close()
+      // A test may have closed the database on purpose already.
+      await database.close().catch(() => {})
       const cleanup = new pg.Client({ connectionString: databaseUrl })
       await cleanup.connect()
       await cleanup.query(`DROP SCHEMA ${schema} CASCADE`)

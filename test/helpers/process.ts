@@ -1,0 +1,155 @@
+// Runs paylinks as real processes (through tsx, so the sources under test are the ones run).
+import { type ChildProcess, spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import fs from 'node:fs/promises'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import pg from 'pg'
+
+const ROOT = path.resolve(import.meta.dirname, '../..')
+
+/** An environment on an empty database: a temporary data directory, or a fresh schema on PostgreSQL. */
+export async function freshDatabaseEnv(): Promise<{ env: Record<string, string>; cleanup(): Promise<void> }> {
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'paylinks-test-'))
+  const databaseUrl = process.env.DATABASE_URL
+  if (!databaseUrl) {
+    return {
+      env: { PAYLINKS_DATA_DIR: dataDir },
+      cleanup: () => fs.rm(dataDir, { recursive: true, force: true }),
+    }
+  }
+  const schema = `test_${randomBytes(6).toString('hex')}`
+  const client = new pg.Client({ connectionString: databaseUrl })
+  await client.connect()
+  await client.query(`CREATE SCHEMA ${schema}`)
+  await client.end()
+  const url = new URL(databaseUrl)
+  url.searchParams.set('options', `-c search_path=${schema}`)
+  return {
+    env: { PAYLINKS_DATA_DIR: dataDir, DATABASE_URL: url.toString() },
+    cleanup: async () => {
+      const c = new pg.Client({ connectionString: databaseUrl })
+      await c.connect()
+      await c.query(`DROP SCHEMA ${schema} CASCADE`)
+      await c.end()
+      await fs.rm(dataDir, { recursive: true, force: true })
+    },
+  }
+}
+
+function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
+  const base = { ...process.env }
+  delete base.DATABASE_URL
+  delete base.PORT
+  return { ...base, LOG_LEVEL: 'warn', ...env }
+}
+
+export interface CliResult {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+export function runCli(args: string[], env: Record<string, string>): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
+      cwd: ROOT,
+      env: childEnv(env),
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => {
+      stdout += d
+    })
+    child.stderr.on('data', (d) => {
+      stderr += d
+    })
+    child.on('error', reject)
+    child.on('close', (code) => resolve({ code, stdout, stderr }))
+  })
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      )
+    })
+  })
+}
+
+export interface ServerProcess {
+  child: ChildProcess
+  port: number
+  baseUrl: string
+  output(): string
+  exited: Promise<number | null>
+  stop(signal?: NodeJS.Signals): Promise<number | null>
+}
+
+/** Starts `src/server.ts` and resolves once it prints that it listens (or rejects with its output). */
+export async function startServer(
+  env: Record<string, string>,
+  args: string[] = ['src/server.ts'],
+): Promise<ServerProcess> {
+  const port = await freePort()
+  const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
+    cwd: ROOT,
+    env: childEnv({ PORT: String(port), ...env }),
+  })
+  let out = ''
+  child.stdout?.on('data', (d) => {
+    out += d
+  })
+  child.stderr?.on('data', (d) => {
+    out += d
+  })
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 30_000)
+    const check = setInterval(() => {
+      if (out.includes('paylinks is listening')) {
+        clearInterval(check)
+        clearTimeout(timer)
+        resolve()
+      }
+    }, 50)
+    exited.then((code) => {
+      clearInterval(check)
+      clearTimeout(timer)
+      reject(new Error(`server exited with ${code}:\n${out}`))
+    })
+  })
+  return {
+    child,
+    port,
+    baseUrl: `http://127.0.0.1:${port}`,
+    output: () => out,
+    exited,
+    stop: async (signal = 'SIGTERM') => {
+      if (child.exitCode === null) child.kill(signal)
+      return exited
+    },
+  }
+}
+
+/** Runs a process to its end and collects what it printed. */
+export function runToExit(args: string[], env: Record<string, string>): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: ROOT, env: childEnv(env) })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => {
+      stdout += d
+    })
+    child.stderr.on('data', (d) => {
+      stderr += d
+    })
+    child.on('error', reject)
+    child.on('close', (code) => resolve({ code, stdout, stderr }))
+  })
+}

@@ -1,0 +1,127 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createTestContext, type TestContext } from './helpers/context.js'
+import { createMerchant } from './helpers/factories.js'
+
+let ctx: TestContext
+beforeAll(async () => {
+  ctx = await createTestContext()
+})
+afterAll(() => ctx.close())
+
+describe('GET /openapi.json', () => {
+  it('is generated from the routes and lists every admin route with bearer security', async () => {
+    const res = await ctx.app.inject('/openapi.json')
+    expect(res.statusCode).toBe(200)
+    const doc = res.json()
+    expect(doc.openapi).toBe('3.1.0')
+    const routes = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(
+      ([path, ops]) => Object.keys(ops).map((method) => `${method.toUpperCase()} ${path}`),
+    )
+    for (const route of [
+      'POST /admin/api/v1/projects',
+      'GET /admin/api/v1/projects',
+      'GET /admin/api/v1/projects/{project_id}',
+      'PATCH /admin/api/v1/projects/{project_id}',
+      'DELETE /admin/api/v1/projects/{project_id}',
+      'POST /admin/api/v1/products',
+      'GET /admin/api/v1/products',
+      'GET /admin/api/v1/products/{product_id}',
+      'PATCH /admin/api/v1/products/{product_id}',
+      'DELETE /admin/api/v1/products/{product_id}',
+      'POST /admin/api/v1/paylinks',
+      'PUT /admin/api/v1/paylinks/{paylink_id}',
+      'GET /admin/api/v1/paylinks/{paylink_id}',
+      'DELETE /admin/api/v1/paylinks/{paylink_id}',
+      'GET /admin/api/v1/paylinks/{paylink_id}/stat',
+      'GET /admin/api/v1/paylinks/{paylink_id}/url',
+      'GET /admin/api/v1/paylinks/project/{project_id}',
+      'GET /admin/api/v1/merchant',
+      'GET /admin/api/v1/api-keys',
+      'POST /admin/api/v1/api-keys',
+      'DELETE /admin/api/v1/api-keys/{key_id}',
+      'GET /healthz',
+      'GET /readyz',
+    ]) {
+      expect(routes).toContain(route)
+    }
+    const create = doc.paths['/admin/api/v1/paylinks'].post
+    expect(create.security).toEqual([{ bearerAuth: [] }])
+    expect(create.requestBody.content['application/json'].schema.properties.products).toMatchObject({
+      type: 'array',
+      minItems: 1,
+      maxItems: 6,
+    })
+    expect(Object.keys(create.responses).sort()).toEqual(['200', '400', '401', '404'])
+    expect(doc.components.schemas).toHaveProperty('Paylink')
+    expect(doc.components.schemas).toHaveProperty('ErrorBody')
+  })
+})
+
+describe('GET /docs', () => {
+  it('serves the interactive reference', async () => {
+    const res = await ctx.app.inject('/docs/')
+    expect(res.statusCode).toBe(200)
+    expect(res.headers['content-type']).toContain('text/html')
+    expect(res.body).toContain('swagger')
+  })
+})
+
+describe('probes', () => {
+  it('answers /healthz and /readyz', async () => {
+    expect((await ctx.app.inject('/healthz')).json()).toEqual({ status: 'ok' })
+    const ready = await ctx.app.inject('/readyz')
+    expect(ready.statusCode).toBe(200)
+    expect(ready.json()).toEqual({ status: 'ok', database: ctx.database.kind })
+  })
+})
+
+describe('request ids and unknown routes', () => {
+  it('sends a request id in x-request-id, echoing a well-formed incoming one', async () => {
+    const generated = await ctx.app.inject('/healthz')
+    expect(generated.headers['x-request-id']).toMatch(/^req_[0-9a-f]{16}$/)
+    const echoed = await ctx.app.inject({ url: '/healthz', headers: { 'x-request-id': 'lb-1234' } })
+    expect(echoed.headers['x-request-id']).toBe('lb-1234')
+    const unsafe = await ctx.app.inject({
+      url: '/healthz',
+      headers: { 'x-request-id': 'bad id\nwith newline' },
+    })
+    expect(unsafe.headers['x-request-id']).toMatch(/^req_/)
+  })
+
+  it('answers unknown routes with a JSON 404', async () => {
+    const res = await ctx.app.inject({ method: 'POST', url: '/admin/api/v2/whatever?x=1' })
+    expect(res.statusCode).toBe(404)
+    expect(res.json()).toEqual({ code: 'route_not_found', message: 'no route POST /admin/api/v2/whatever' })
+  })
+
+  it('answers 415 for a body that is not JSON', async () => {
+    const merchant = await createMerchant(ctx.services)
+    const res = await ctx.app.inject({
+      method: 'POST',
+      url: '/admin/api/v1/projects',
+      headers: { ...merchant.headers, 'content-type': 'text/plain' },
+      payload: 'name=x',
+    })
+    expect(res.statusCode).toBe(415)
+    expect(res.json().code).toBe('unsupported_media_type')
+  })
+})
+
+describe('failures inside the server', () => {
+  it('answer 500 with a request id and no internals, and /readyz reports the database down', async () => {
+    const broken = await createTestContext()
+    const merchant = await createMerchant(broken.services)
+    await broken.database.close()
+    const res = await broken.app.inject({ url: '/admin/api/v1/projects', headers: merchant.headers })
+    expect(res.statusCode).toBe(500)
+    expect(res.json()).toEqual({
+      code: 'internal_error',
+      message: 'internal server error',
+      details: { request_id: res.headers['x-request-id'] },
+    })
+    const ready = await broken.app.inject('/readyz')
+    expect(ready.statusCode).toBe(503)
+    expect(ready.json()).toEqual({ status: 'unavailable', database: 'unreachable' })
+    await broken.close()
+  })
+})

@@ -1,0 +1,110 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { freshDatabaseEnv, runCli, startServer } from '../helpers/process.js'
+
+let env: Record<string, string>
+let cleanup: () => Promise<void>
+beforeEach(async () => {
+  ;({ env, cleanup } = await freshDatabaseEnv())
+})
+afterEach(() => cleanup())
+
+describe('paylinks merchant create', () => {
+  it('prints exactly one JSON object with --json, and the key works', async () => {
+    const res = await runCli(
+      ['merchant', 'create', '--name', 'Acme', '--email', 'ops@acme.test', '--json'],
+      env,
+    )
+    expect(res.code).toBe(0)
+    const lines = res.stdout.trim().split('\n')
+    expect(lines).toHaveLength(1)
+    const out = JSON.parse(lines[0] as string)
+    expect(out).toEqual({
+      merchant: { id: expect.stringMatching(/^[0-9a-f]{24}$/), name: 'Acme' },
+      api_key: expect.stringMatching(/^pl_sk_[0-9a-f]{48}$/),
+    })
+    expect(Object.keys(out)).toEqual(['merchant', 'api_key'])
+    expect(Object.keys(out.merchant)).toEqual(['id', 'name'])
+
+    const key = await runCli(['key', 'create', '--merchant', out.merchant.id, '--json'], env)
+    expect(key.code).toBe(0)
+    const created = JSON.parse(key.stdout)
+    expect(created).toEqual({ api_key: expect.stringMatching(/^pl_sk_[0-9a-f]{48}$/) })
+
+    // Both keys authenticate against a server on the same database; a revoked one stops working.
+    const server = await startServer(env)
+    try {
+      for (const secret of [out.api_key, created.api_key]) {
+        const me = await fetch(`${server.baseUrl}/admin/api/v1/merchant`, {
+          headers: { authorization: `Bearer ${secret}` },
+        })
+        expect(me.status).toBe(200)
+        expect((await me.json()).name).toBe('Acme')
+      }
+      const keys = await fetch(`${server.baseUrl}/admin/api/v1/api-keys`, {
+        headers: { authorization: `Bearer ${out.api_key}` },
+      }).then((r) => r.json())
+      expect(keys.total).toBe(2)
+      if (!env.DATABASE_URL) {
+        // The embedded database is held by the server: the CLI refuses clearly instead of corrupting it.
+        const locked = await runCli(['key', 'revoke', keys.api_keys[0].id], env)
+        expect(locked.code).toBe(1)
+        expect(locked.stderr).toContain('is in use by another paylinks process')
+        expect(locked.stderr).toContain('stop the server')
+        await server.stop()
+      }
+      const revoke = await runCli(['key', 'revoke', keys.api_keys[0].id], env)
+      expect(revoke.code).toBe(0)
+      expect(revoke.stdout).toContain(`revoked ${keys.api_keys[0].id}`)
+    } finally {
+      await server.stop()
+    }
+  })
+
+  it('prints a readable result without --json', async () => {
+    const res = await runCli(['merchant', 'create', '--name', 'Acme'], env)
+    expect(res.code).toBe(0)
+    expect(res.stdout).toMatch(
+      /^merchant [0-9a-f]{24} \(Acme\)\napi key \(shown only now\): pl_sk_[0-9a-f]{48}\n$/,
+    )
+  })
+
+  it.each([
+    [['merchant', 'create'], "required option '--name <name>' not specified"],
+    [
+      ['merchant', 'create', '--name', 'A', '--email', 'nope'],
+      'paylinks: email: must be a valid email address',
+    ],
+    [['key', 'create', '--merchant', 'f'.repeat(24)], `paylinks: merchant ${'f'.repeat(24)} not found`],
+    [['key', 'revoke', 'key_missing'], 'paylinks: api key key_missing not found'],
+    [['frobnicate'], "unknown command 'frobnicate'"],
+  ])('fails clearly for %j', async (args, message) => {
+    const res = await runCli(args, env)
+    expect(res.code).toBe(1)
+    expect(res.stderr).toContain(message)
+    expect(res.stdout).toBe('')
+  })
+
+  it('exits 1 and names the variable when the configuration is invalid', async () => {
+    const res = await runCli(['migrate'], { ...env, PORT: 'eighty' })
+    expect(res.code).toBe(1)
+    expect(res.stderr).toContain('PORT="eighty": must be an integer from 1 to 65535')
+  })
+})
+
+describe('paylinks migrate and --help', () => {
+  it('applies migrations once, then reports the database up to date', async () => {
+    const first = await runCli(['migrate'], env)
+    expect(first.code).toBe(0)
+    expect(first.stdout).toMatch(/^applied: 0001_foundation, 0002_paylinks, 0003_checkout/)
+    const second = await runCli(['migrate'], env)
+    expect(second.stdout).toBe('database is up to date\n')
+  })
+
+  it('explains every command', async () => {
+    const help = await runCli(['--help'], env)
+    expect(help.code).toBe(0)
+    for (const command of ['serve', 'migrate', 'merchant', 'key']) expect(help.stdout).toContain(command)
+    const create = await runCli(['merchant', 'create', '--help'], env)
+    expect(create.stdout).toContain('--json')
+  })
+})
