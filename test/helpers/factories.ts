@@ -61,7 +61,12 @@ export async function createProduct(
     ...overrides,
   })
   if (res.status !== 201) throw new Error(`createProduct: ${res.status} ${JSON.stringify(res.body)}`)
-  return res.body as { id: string; sku: string | null; prices: { currency: string; amount: number }[] }
+  return res.body as {
+    id: string
+    name: string
+    sku: string | null
+    prices: { currency: string; amount: number }[]
+  }
 }
 
 export async function createPaylink(

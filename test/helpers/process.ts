@@ -153,3 +153,10 @@ export function runToExit(args: string[], env: Record<string, string>): Promise<
     child.on('close', (code) => resolve({ code, stdout, stderr }))
   })
 }
+
+/** GET a JSON document from a running server. */
+export async function fetchJson(url: string, headers: Record<string, string> = {}) {
+  const res = await fetch(url, { headers })
+  // biome-ignore lint/suspicious/noExplicitAny: tests read response bodies field by field and assert them.
+  return { status: res.status, body: (await res.json()) as any }
+}

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { freshDatabaseEnv, runCli, startServer } from '../helpers/process.js'
+import { fetchJson, freshDatabaseEnv, runCli, startServer } from '../helpers/process.js'
 
 let env: Record<string, string>
 let cleanup: () => Promise<void>
@@ -34,15 +34,15 @@ describe('paylinks merchant create', () => {
     const server = await startServer(env)
     try {
       for (const secret of [out.api_key, created.api_key]) {
-        const me = await fetch(`${server.baseUrl}/admin/api/v1/merchant`, {
-          headers: { authorization: `Bearer ${secret}` },
+        const me = await fetchJson(`${server.baseUrl}/admin/api/v1/merchant`, {
+          authorization: `Bearer ${secret}`,
         })
         expect(me.status).toBe(200)
-        expect((await me.json()).name).toBe('Acme')
+        expect(me.body.name).toBe('Acme')
       }
-      const keys = await fetch(`${server.baseUrl}/admin/api/v1/api-keys`, {
-        headers: { authorization: `Bearer ${out.api_key}` },
-      }).then((r) => r.json())
+      const { body: keys } = await fetchJson(`${server.baseUrl}/admin/api/v1/api-keys`, {
+        authorization: `Bearer ${out.api_key}`,
+      })
       expect(keys.total).toBe(2)
       if (!env.DATABASE_URL) {
         // The embedded database is held by the server: the CLI refuses clearly instead of corrupting it.

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { freshDatabaseEnv, runToExit, startServer } from '../helpers/process.js'
+import { fetchJson, freshDatabaseEnv, runToExit, startServer } from '../helpers/process.js'
 
 let env: Record<string, string>
 let cleanup: () => Promise<void>
@@ -22,15 +22,14 @@ describe('server first start', () => {
       expect(paylinkUrl).toMatch(new RegExp(`^http://localhost:${server.port}/paylink/[0-9a-f]{32}\\?utm_`))
 
       const headers = { authorization: `Bearer ${key}` }
-      const projects = await fetch(`${server.baseUrl}/admin/api/v1/projects`, { headers }).then((r) =>
-        r.json(),
-      )
+      const { body: projects } = await fetchJson(`${server.baseUrl}/admin/api/v1/projects`, headers)
       expect(projects.total).toBe(1)
       expect(projects.projects[0].name).toBe('Demo Store')
       const projectId = projects.projects[0].id
-      const products = await fetch(`${server.baseUrl}/admin/api/v1/products?project_id=${projectId}`, {
+      const { body: products } = await fetchJson(
+        `${server.baseUrl}/admin/api/v1/products?project_id=${projectId}`,
         headers,
-      }).then((r) => r.json())
+      )
       const currencies = new Set(
         products.products.flatMap((p: { prices: { currency: string }[] }) => p.prices.map((x) => x.currency)),
       )
