@@ -54,7 +54,8 @@ CREATE INDEX order_items_product_idx ON order_items (product_id);
 CREATE TABLE payments (
   id              text PRIMARY KEY,
   order_id        text NOT NULL REFERENCES orders (id),
-  status          text NOT NULL CHECK (status IN ('succeeded', 'failed')),
+  -- processing: claimed before the provider is called; then succeeded or failed.
+  status          text NOT NULL CHECK (status IN ('processing', 'succeeded', 'failed')),
   provider        text NOT NULL,
   provider_ref    text,
   amount          bigint NOT NULL CHECK (amount > 0),
@@ -65,8 +66,11 @@ CREATE TABLE payments (
   card_exp_year   integer,
   failure_code    text,
   failure_message text,
-  created_at      timestamptz NOT NULL
+  created_at      timestamptz NOT NULL,
+  updated_at      timestamptz NOT NULL
 );
 CREATE INDEX payments_order_idx ON payments (order_id, created_at);
--- The database, not the application, guarantees that an order is paid at most once.
-CREATE UNIQUE INDEX payments_one_success_per_order ON payments (order_id) WHERE status = 'succeeded';
+-- The database, not the application, guarantees that an order has at most one attempt in flight and is
+-- paid at most once: a double click or concurrent submits cannot reach the provider twice.
+CREATE UNIQUE INDEX payments_one_live_attempt_per_order ON payments (order_id) WHERE status IN ('processing', 'succeeded');
+CREATE INDEX payments_processing_idx ON payments (updated_at) WHERE status = 'processing';

@@ -1,5 +1,6 @@
 // Builds the Fastify application. It never listens: src/server.ts owns the process, tests call app.inject.
 import { randomBytes } from 'node:crypto'
+import fastifyStatic from '@fastify/static'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
@@ -7,10 +8,14 @@ import Ajv, { type Options as AjvOptions } from 'ajv'
 import addFormats from 'ajv-formats'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { AppError, sendError } from './lib/errors.js'
+import { PUBLIC_DIR } from './lib/html.js'
 import { ErrorBody } from './lib/http.js'
 import type { Logger } from './lib/logger.js'
+import { checkoutRoutes } from './modules/checkout/routes.js'
 import { requireMerchantKey } from './modules/merchants/auth.js'
 import { merchantRoutes } from './modules/merchants/routes.js'
+import { orderRoutes } from './modules/orders/routes.js'
+import { Order } from './modules/orders/schemas.js'
 import { paylinkRoutes } from './modules/paylinks/routes.js'
 import { Paylink, Timestamp } from './modules/paylinks/schemas.js'
 import { productRoutes } from './modules/products/routes.js'
@@ -55,8 +60,9 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
         : `req_${randomBytes(8).toString('hex')}`
     },
     bodyLimit: 1024 * 1024,
-    // Proxies in front of paylinks are the operator's to declare; without one, the socket address is the client.
-    trustProxy: false,
+    // Proxies in front of paylinks are the operator's to declare (TRUST_PROXY); without, the socket is the client.
+    // A hop count is valid for Fastify (proxy-addr) though its type omits numbers.
+    trustProxy: services.config.trustProxy as boolean | string,
     routerOptions: { ignoreTrailingSlash: true },
     ...options.http,
   }
@@ -66,7 +72,7 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   app.setValidatorCompiler(validatorCompiler())
   // The APIs speak JSON; a text body is a client mistake better named by 415 than by a schema error.
   app.removeContentTypeParser('text/plain')
-  for (const schema of [ErrorBody, Timestamp, Project, Product, Paylink]) app.addSchema(schema)
+  for (const schema of [ErrorBody, Timestamp, Project, Product, Paylink, Order]) app.addSchema(schema)
 
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id)
@@ -102,6 +108,8 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
 
   await app.register(systemRoutes, { services })
+  await app.register(fastifyStatic, { root: PUBLIC_DIR, prefix: '/assets/', maxAge: '1h', schemaHide: true })
+  await app.register(checkoutRoutes, { services })
   await app.register(
     async (admin) => {
       requireMerchantKey(admin, services.merchants)
@@ -112,6 +120,7 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
       await admin.register(projectRoutes, { services })
       await admin.register(productRoutes, { services })
       await admin.register(paylinkRoutes, { services })
+      await admin.register(orderRoutes, { services })
     },
     { prefix: ADMIN_PREFIX },
   )

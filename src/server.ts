@@ -9,6 +9,7 @@ import { DataDirLockedError, openDatabase } from './lib/db.js'
 import { createLogger } from './lib/logger.js'
 import { migrateToLatest } from './lib/migrate.js'
 import { systemClock } from './lib/time.js'
+import { startOrderSweeper } from './modules/orders/sweeper.js'
 import { createServices } from './services.js'
 
 export async function startServer(config: Config): Promise<void> {
@@ -23,14 +24,17 @@ export async function startServer(config: Config): Promise<void> {
     http: { connectionTimeout: 60_000, keepAliveTimeout: 72_000, requestTimeout: 30_000 },
   })
 
+  let stopSweeper: (() => Promise<void>) | undefined
   closeWithGrace({ delay: 10_000, logger }, async ({ signal, err }) => {
     if (err) logger.error({ err }, 'closing after an uncaught error')
     else logger.info({ signal }, 'closing: finishing requests in flight')
+    await stopSweeper?.()
     await app.close()
     await database.close()
   })
 
   await app.listen({ port: config.port, host: config.host })
+  stopSweeper = startOrderSweeper(services.orders, logger)
   process.stdout.write(banner(config, database.kind, demo))
 }
 
@@ -48,7 +52,8 @@ function banner(config: Config, kind: 'pglite' | 'postgres', demo: DemoData | un
       '',
       'First start: created a demo merchant, project, products and paylink.',
       `  API key (shown only now):  ${demo.apiKey}`,
-      `  Demo paylink:              ${base}/paylink/${demo.paylinkId}?utm_source=readme&utm_medium=terminal`,
+      `  Demo paylink (open it in a browser and pay with 4242 4242 4242 4242):`,
+      `    ${base}/paylink/${demo.paylinkId}?utm_source=readme&utm_medium=terminal`,
       '',
       'Try:',
       `  curl ${auth} ${base}/admin/api/v1/projects`,

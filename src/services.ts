@@ -2,7 +2,11 @@
 import type { Config } from './lib/config.js'
 import type { Database } from './lib/db.js'
 import type { Clock } from './lib/time.js'
+import type { PaymentProvider } from './modules/checkout/provider.js'
+import { SandboxProvider } from './modules/checkout/sandbox.js'
+import { CheckoutService } from './modules/checkout/service.js'
 import { MerchantService } from './modules/merchants/service.js'
+import { OrderService } from './modules/orders/service.js'
 import { PaylinkService } from './modules/paylinks/service.js'
 import { ProductService } from './modules/products/service.js'
 import { ProjectService } from './modules/projects/service.js'
@@ -15,13 +19,22 @@ export interface Services {
   projects: ProjectService
   products: ProductService
   paylinks: PaylinkService
+  orders: OrderService
+  checkout: CheckoutService
 }
 
-export function createServices(config: Config, database: Database, clock: Clock): Services {
+export function createServices(
+  config: Config,
+  database: Database,
+  clock: Clock,
+  provider: PaymentProvider = new SandboxProvider(),
+): Services {
   const { db } = database
   const merchants = new MerchantService(db, clock)
   const projects = new ProjectService(db, clock)
   const products = new ProductService(db, clock, projects)
   const paylinks = new PaylinkService(db, clock, config, projects)
-  return { config, database, clock, merchants, projects, products, paylinks }
+  const orders = new OrderService(db, clock, config)
+  const checkout = new CheckoutService(db, clock, orders, provider)
+  return { config, database, clock, merchants, projects, products, paylinks, orders, checkout }
 }

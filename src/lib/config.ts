@@ -18,6 +18,14 @@ export interface Config {
   webhookAllowPrivateUrls: boolean
   /** Allowed values of a paylink's `life_days`, ascending. */
   paylinkLifeDays: number[]
+  /** How long an order may wait for its payment before it expires. */
+  orderTtlMinutes: number
+  /** Fastify's trustProxy: false, true, a hop count, or addresses/CIDRs of the proxies in front. */
+  trustProxy: boolean | number | string
+  /** A header set by a trusted proxy with the client's country (e.g. CF-IPCountry), lower case. */
+  countryHeader: string | undefined
+  /** Requests a minute one client may make to each public route; 0 turns the limit off. */
+  publicRateLimit: number
 }
 
 export class ConfigError extends Error {
@@ -66,6 +74,14 @@ export function loadConfig(env: Env = process.env): Config {
     }),
     webhookAllowPrivateUrls: read('WEBHOOK_ALLOW_PRIVATE_URLS', false, parseBoolean),
     paylinkLifeDays: read('PAYLINK_LIFE_DAYS', [1, 7, 30], parseLifeDays),
+    orderTtlMinutes: read('ORDER_TTL_MINUTES', 1440, (raw) => wholeNumber(raw, 1, 525_600)),
+    trustProxy: read<boolean | number | string>('TRUST_PROXY', false, parseTrustProxy),
+    countryHeader: read<string | undefined>('COUNTRY_HEADER', undefined, (raw) =>
+      /^[A-Za-z0-9-]{1,64}$/.test(raw)
+        ? { value: raw.toLowerCase() }
+        : { error: 'must be an HTTP header name' },
+    ),
+    publicRateLimit: read('PUBLIC_RATE_LIMIT', 120, (raw) => wholeNumber(raw, 0, 1_000_000)),
   }
   if (problems.length > 0) throw new ConfigError(problems)
   return config
@@ -80,6 +96,21 @@ function parseBoolean(raw: string): Parsed<boolean> {
   if (['true', '1', 'yes', 'on'].includes(value)) return { value: true }
   if (['false', '0', 'no', 'off'].includes(value)) return { value: false }
   return { error: 'must be true or false' }
+}
+
+function wholeNumber(raw: string, min: number, max: number): Parsed<number> {
+  return /^\d+$/.test(raw) && Number(raw) >= min && Number(raw) <= max
+    ? { value: Number(raw) }
+    : { error: `must be a whole number from ${min} to ${max}` }
+}
+
+function parseTrustProxy(raw: string): Parsed<boolean | number | string> {
+  const flag = parseBoolean(raw)
+  if ('value' in flag) return flag
+  if (/^\d+$/.test(raw)) return { value: Number(raw) }
+  if (/^[0-9a-fA-F.:/,\s]+$/.test(raw) || ['loopback', 'linklocal', 'uniquelocal'].includes(raw))
+    return { value: raw }
+  return { error: 'must be true, false, a hop count, or comma-separated proxy addresses/CIDRs' }
 }
 
 function parseLifeDays(raw: string): Parsed<number[]> {

@@ -21,6 +21,7 @@ const STATUS = {
   project_not_found: 404,
   product_not_found: 404,
   api_key_not_found: 404,
+  order_not_found: 404,
   sku_taken: 409,
   conflict: 409,
   payload_too_large: 413,
@@ -42,6 +43,7 @@ const FIXED_MESSAGES: Partial<Record<ErrorCode, string>> = {
   pl000007: 'at least one of paylink products is not belongs to merchant',
   pl000008: 'at least one of paylink products is not belongs to project',
   pl000010: 'at least one of paylink products is not found',
+  order_not_found: 'order not found',
 }
 
 export function statusOf(code: ErrorCode): number {

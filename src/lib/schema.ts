@@ -150,7 +150,7 @@ export interface OrderItemsTable {
 export interface PaymentsTable {
   id: string
   order_id: string
-  status: 'succeeded' | 'failed'
+  status: PaymentStatus
   provider: string
   provider_ref: string | null
   amount: number
@@ -162,4 +162,10 @@ export interface PaymentsTable {
   failure_code: string | null
   failure_message: string | null
   created_at: Date
+  updated_at: Date
 }
+
+export type PaymentStatus = 'processing' | 'succeeded' | 'failed'
+export type OrderRow = Selectable<OrdersTable>
+export type OrderItemRow = Selectable<OrderItemsTable>
+export type PaymentRow = Selectable<PaymentsTable>

@@ -18,7 +18,7 @@ describe('server first start', () => {
       expect(out).toContain(
         `curl -H "Authorization: Bearer ${key}" http://localhost:${server.port}/admin/api/v1/projects`,
       )
-      const paylinkUrl = /Demo paylink:\s+(\S+)/.exec(out)?.[1] as string
+      const paylinkUrl = /Demo paylink.*\n\s+(\S+)/.exec(out)?.[1] as string
       expect(paylinkUrl).toMatch(new RegExp(`^http://localhost:${server.port}/paylink/[0-9a-f]{32}\\?utm_`))
 
       const headers = { authorization: `Bearer ${key}` }

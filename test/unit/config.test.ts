@@ -14,6 +14,10 @@ describe('loadConfig', () => {
       logLevel: 'info',
       webhookAllowPrivateUrls: false,
       paylinkLifeDays: [1, 7, 30],
+      orderTtlMinutes: 1440,
+      trustProxy: false,
+      countryHeader: undefined,
+      publicRateLimit: 120,
     })
   })
 

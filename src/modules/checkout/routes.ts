@@ -1,0 +1,396 @@
+// The buyer's pages: the public paylink, the hosted payment page and its receipt. HTML for people, with
+// a strict CSP, CSRF protection on the form and a rate limit per client.
+import cookie from '@fastify/cookie'
+import csrf from '@fastify/csrf-protection'
+import formbody from '@fastify/formbody'
+import rateLimit from '@fastify/rate-limit'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import { Type } from 'typebox'
+import { originOf, preferredLocale, sendPage } from '../../lib/html.js'
+import { formatMoney } from '../../lib/money.js'
+import { installationSecret } from '../../lib/secrets.js'
+import type { Services } from '../../services.js'
+import type { OrderDetail } from '../orders/schemas.js'
+import { type CardErrors, parseCard } from './card.js'
+import type { OrderPage, Storefront } from './service.js'
+
+const tags = ['checkout']
+const Html = (description: string) => ({ description, content: { 'text/html': { schema: Type.String() } } })
+const Redirect = (description: string) => ({ description, headers: { location: Type.String() } })
+
+const PaylinkQuery = Type.Object({
+  utm_source: Type.Optional(Type.String()),
+  utm_medium: Type.Optional(Type.String()),
+  utm_campaign: Type.Optional(Type.String()),
+  currency: Type.Optional(
+    Type.String({ description: 'ISO 4217 code every product of the link is priced in' }),
+  ),
+})
+
+const PayForm = Type.Object({
+  _csrf: Type.Optional(Type.String({ maxLength: 200 })),
+  email: Type.Optional(Type.String({ maxLength: 320 })),
+  card_number: Type.Optional(Type.String({ maxLength: 40 })),
+  card_exp: Type.Optional(Type.String({ maxLength: 10 })),
+  card_cvc: Type.Optional(Type.String({ maxLength: 10 })),
+  card_name: Type.Optional(Type.String({ maxLength: 200 })),
+})
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/
+
+interface FormState {
+  values?: { email?: string | undefined; card_exp?: string | undefined; card_name?: string | undefined }
+  errors?: CardErrors & { email?: string }
+  error?: { heading: string; text: string }
+}
+
+export const checkoutRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (
+  app,
+  { services },
+) => {
+  const { checkout, config } = services
+  const sandbox = checkout.provider.name === 'sandbox'
+  const secure = config.publicUrl.startsWith('https://')
+
+  await app.register(formbody)
+  await app.register(cookie, { secret: await installationSecret(services.database.db, 'cookie') })
+  await app.register(csrf, {
+    sessionPlugin: '@fastify/cookie',
+    cookieOpts: { signed: true, httpOnly: true, sameSite: 'strict', path: '/pay', secure },
+  })
+  await app.register(rateLimit, {
+    global: false,
+    max: config.publicRateLimit || Number.MAX_SAFE_INTEGER,
+    timeWindow: '1 minute',
+  })
+  // PUBLIC_RATE_LIMIT=0 turns the limit off (e.g. behind a proxy that limits already, or for the benchmark).
+  const limited = {
+    rateLimit:
+      config.publicRateLimit > 0 ? { max: config.publicRateLimit, timeWindow: '1 minute' } : (false as const),
+  }
+
+  const message = (
+    reply: FastifyReply,
+    status: number,
+    page: { heading: string; text: string; hint?: string; tone?: 'error' | 'info' } & Partial<Storefront>,
+  ) => sendPage(reply, 'message', { title: page.heading, sandbox, tone: 'error', ...page }, { status })
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const status =
+      error.statusCode && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500
+    if (status >= 500) request.log.error({ err: error }, 'page failed')
+    if (status === 429) {
+      return message(reply, 429, {
+        heading: 'Too many requests',
+        text: 'Please wait a minute and try again.',
+      })
+    }
+    if (status === 403 && error.code?.startsWith('FST_CSRF')) {
+      return message(reply, 403, {
+        heading: 'This form has expired',
+        text: 'For your security the payment form must be sent from this site. Go back, reload the page and try again.',
+      })
+    }
+    if (status < 500)
+      return message(reply, status, { heading: 'Bad request', text: 'The request could not be understood.' })
+    return message(reply, 500, {
+      heading: 'Something went wrong',
+      text: 'Your card was not charged by this request. Please try again in a moment.',
+      hint: `Reference: ${request.id}`,
+    })
+  })
+
+  app.get(
+    '/paylink/:paylink_id',
+    {
+      config: limited,
+      schema: {
+        tags,
+        summary: 'Open a paylink: records the visit, creates an order and redirects to its payment page',
+        params: Type.Object({ paylink_id: Type.String({ maxLength: 64 }) }),
+        querystring: PaylinkQuery,
+        response: {
+          302: Redirect('To the order’s payment page, keeping the query string'),
+          400: Html('The requested currency cannot be used'),
+          404: Html('Unknown or deleted paylink'),
+          409: Html('The link cannot be paid: a product was withdrawn or has no price in the currency'),
+          410: Html('The link has expired'),
+        },
+      },
+    },
+    async (request, reply) => {
+      const raw = request.query.currency?.trim().toUpperCase()
+      const currency = raw && /^[A-Z]{3}$/.test(raw) ? raw : raw ? 'invalid' : undefined
+      const result = await checkout.openPaylink(
+        request.params.paylink_id,
+        {
+          ip: request.ip,
+          userAgent: request.headers['user-agent'],
+          referer: request.headers.referer,
+          countryHeader: config.countryHeader ? headerValue(request, config.countryHeader) : undefined,
+          query: request.query,
+        },
+        currency,
+      )
+      switch (result.kind) {
+        case 'order': {
+          const query = request.url.includes('?') ? request.url.slice(request.url.indexOf('?')) : ''
+          return reply.redirect(`${config.publicUrl}/pay/${result.orderId}${query}`, 302)
+        }
+        case 'not_found':
+          return message(reply, 404, {
+            heading: 'Payment link not found',
+            text: 'This payment link does not exist or was removed by the seller.',
+          })
+        case 'expired':
+          return message(reply, 410, {
+            ...result,
+            heading: 'This payment link has expired',
+            text: 'The seller set this link to expire, and it can no longer be used to pay.',
+            hint: 'Ask the seller for a new link.',
+          })
+        case 'bad_currency':
+          return message(reply, 400, {
+            ...result,
+            heading: 'Currency not available',
+            text:
+              result.currency === 'invalid'
+                ? 'The currency in this link is not a valid currency code.'
+                : `This link cannot be paid in ${result.currency}. Open it without a currency to pay in the seller’s default currency.`,
+          })
+        case 'unavailable':
+          return message(reply, 409, {
+            ...result,
+            heading: 'This link cannot be paid right now',
+            text:
+              result.reason === 'archived'
+                ? 'One of its products is no longer sold.'
+                : `One of its products has no price in ${result.currency}.`,
+            hint: 'Please contact the seller.',
+          })
+      }
+    },
+  )
+
+  const orderParams = Type.Object({ order_id: Type.String({ maxLength: 64 }) })
+
+  const renderForm = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    page: OrderPage,
+    state: FormState,
+    status = 200,
+  ) => {
+    const locale = preferredLocale(request.headers['accept-language'])
+    return sendPage(
+      reply,
+      'pay',
+      {
+        ...summary(page, locale),
+        title: `Pay ${page.merchantName}`,
+        sandbox,
+        csrfToken: reply.generateCsrf(),
+        values: state.values ?? {},
+        errors: state.errors ?? {},
+        error: state.error,
+      },
+      // The form posts here, and a successful payment may redirect to the seller's success URL.
+      { status, formTargets: [originOf(page.successUrl)].filter((o): o is string => Boolean(o)) },
+    )
+  }
+
+  const renderState = (request: FastifyRequest, reply: FastifyReply, page: OrderPage) => {
+    const locale = preferredLocale(request.headers['accept-language'])
+    if (page.order.status === 'paid') {
+      const payment = page.order.payments.find((p) => p.status === 'succeeded')
+      return sendPage(reply, 'receipt', {
+        ...summary(page, locale),
+        title: `Receipt — ${page.merchantName}`,
+        sandbox,
+        paidAt: new Intl.DateTimeFormat(locale, {
+          dateStyle: 'long',
+          timeStyle: 'short',
+          timeZone: 'UTC',
+        }).format(page.order.paid_at as Date),
+        card: payment?.card_last4
+          ? `${capitalize(payment.card_brand ?? 'card')} ending in ${payment.card_last4}`
+          : null,
+        email: page.order.buyer_email,
+        continueUrl: page.successUrl ? withParams(page.successUrl, { order_id: page.order.id }) : null,
+      })
+    }
+    return message(reply, 410, {
+      merchantName: page.merchantName,
+      projectName: page.projectName,
+      heading: 'This order has expired',
+      text: 'It was not paid in time, and no payment was taken.',
+      hint: 'Open the payment link again to start a new order.',
+    })
+  }
+
+  app.get(
+    '/pay/:order_id',
+    {
+      config: limited,
+      schema: {
+        tags,
+        summary: 'The hosted payment page of an order (its receipt once paid)',
+        params: orderParams,
+        response: {
+          200: Html('Payment form or receipt'),
+          404: Html('Unknown order'),
+          410: Html('Expired order'),
+        },
+      },
+    },
+    async (request, reply) => {
+      const page = await checkout.orderPage(request.params.order_id)
+      if (!page)
+        return message(reply, 404, { heading: 'Order not found', text: 'This payment page does not exist.' })
+      if (page.order.status !== 'created') return renderState(request, reply, page)
+      return renderForm(request, reply, page, {})
+    },
+  )
+
+  app.post(
+    '/pay/:order_id',
+    {
+      config: limited,
+      preHandler: app.csrfProtection,
+      schema: {
+        tags,
+        summary: 'Pay an order with the card from the payment form',
+        description: 'An order is paid at most once, whatever the number of concurrent submissions.',
+        params: orderParams,
+        body: PayForm,
+        response: {
+          303: Redirect('To the receipt, or to the project’s success URL with order_id'),
+          400: Html('A field is invalid; the form again with the reason'),
+          402: Html('The card was declined; the form again with the reason'),
+          403: Html('The form did not come from this site (CSRF)'),
+          404: Html('Unknown order'),
+          409: Html('A payment for the order is already being processed'),
+          410: Html('Expired order'),
+        },
+      },
+    },
+    async (request, reply) => {
+      const page = await checkout.orderPage(request.params.order_id)
+      if (!page)
+        return message(reply, 404, { heading: 'Order not found', text: 'This payment page does not exist.' })
+      if (page.order.status !== 'created') return renderState(request, reply, page)
+
+      const form = request.body
+      const email = form.email?.trim() ?? ''
+      const values = { email, card_exp: form.card_exp, card_name: form.card_name }
+      const parsed = parseCard(form, services.clock.now())
+      const errors: FormState['errors'] = 'errors' in parsed ? { ...parsed.errors } : {}
+      if (!email) errors.email = 'Enter your email address for the receipt.'
+      else if (!EMAIL.test(email) || email.length > 254) errors.email = 'This email address is not valid.'
+      if ('card' in parsed) {
+        const refusal = checkout.provider.rejectCard(parsed.card)
+        if (refusal) errors.card_number = refusal
+      }
+      if (Object.keys(errors).length > 0 || !('card' in parsed)) {
+        return renderForm(
+          request,
+          reply,
+          page,
+          {
+            values,
+            errors,
+            error: {
+              heading: 'Please check the form.',
+              text: 'Some details need fixing before you can pay.',
+            },
+          },
+          400,
+        )
+      }
+
+      const result = await checkout.pay(page.order.id, email, parsed.card)
+      switch (result.kind) {
+        case 'paid': {
+          const target = result.order.successUrl
+            ? withParams(result.order.successUrl, { order_id: result.order.order.id })
+            : `${config.publicUrl}/pay/${result.order.order.id}`
+          return reply.redirect(target, 303)
+        }
+        case 'declined':
+          return renderForm(
+            request,
+            reply,
+            page,
+            {
+              values,
+              error: {
+                heading: 'Payment declined.',
+                text: `${result.message} (${result.code}) Try another card.`,
+              },
+            },
+            402,
+          )
+        case 'failed':
+          return renderForm(
+            request,
+            reply,
+            page,
+            { values, error: { heading: 'Payment failed.', text: result.message } },
+            502,
+          )
+        case 'in_progress':
+          return message(reply, 409, {
+            merchantName: page.merchantName,
+            projectName: page.projectName,
+            heading: 'Your payment is being processed',
+            text: 'Another payment for this order is in progress. Reload this page in a moment to see the result.',
+            tone: 'info',
+          })
+        case 'expired':
+          return renderState(request, reply, { ...page, order: { ...page.order, status: 'expired' } })
+        case 'not_found':
+          return message(reply, 404, {
+            heading: 'Order not found',
+            text: 'This payment page does not exist.',
+          })
+      }
+    },
+  )
+}
+
+function summary(page: OrderPage, locale: string) {
+  const { order } = page
+  return {
+    lang: locale,
+    orderId: order.id,
+    merchantName: page.merchantName,
+    projectName: page.projectName,
+    total: formatMoney(order.total_amount, order.currency, locale),
+    items: itemsView(order, locale),
+  }
+}
+
+function itemsView(order: OrderDetail, locale: string) {
+  return order.items.map((item) => ({
+    name: item.name,
+    quantity: item.quantity,
+    amount: formatMoney(item.unit_amount * item.quantity, order.currency, locale),
+  }))
+}
+
+function headerValue(request: FastifyRequest, name: string): string | undefined {
+  const value = request.headers[name]
+  return Array.isArray(value) ? value[0] : value
+}
+
+function capitalize(word: string): string {
+  return word.charAt(0).toUpperCase() + word.slice(1)
+}
+
+/** Adds query parameters to a URL, keeping those it has. */
+export function withParams(url: string, params: Record<string, string>): string {
+  const target = new URL(url)
+  for (const [key, value] of Object.entries(params)) target.searchParams.set(key, value)
+  return target.toString()
+}

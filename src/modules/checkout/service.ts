@@ -1,0 +1,319 @@
+// The buyer's side: opening a public paylink (a visit and an order) and paying an order exactly once.
+import type { Db } from '../../lib/db.js'
+import { newPrefixedId } from '../../lib/ids.js'
+import { sumAmounts } from '../../lib/money.js'
+import { isUniqueViolation } from '../../lib/pg-errors.js'
+import type { OrderItemRow, OrderRow } from '../../lib/schema.js'
+import { installationSecret } from '../../lib/secrets.js'
+import type { Clock } from '../../lib/time.js'
+import { type VisitSource, visitFacts } from '../analytics/visits.js'
+import * as orderRepo from '../orders/repo.js'
+import type { OrderDetail } from '../orders/schemas.js'
+import type { OrderService } from '../orders/service.js'
+import { isExpired } from '../paylinks/schemas.js'
+import type { CardInput, PaymentProvider } from './provider.js'
+
+export interface Storefront {
+  merchantName: string
+  projectName: string
+}
+
+export type OpenResult =
+  | { kind: 'order'; orderId: string }
+  | { kind: 'not_found' }
+  | ({ kind: 'expired' } & Storefront)
+  | ({ kind: 'unavailable'; reason: 'archived' | 'no_price'; currency: string } & Storefront)
+  | ({ kind: 'bad_currency'; currency: string } & Storefront)
+
+export interface OrderPage extends Storefront {
+  order: OrderDetail
+  successUrl: string | null
+}
+
+export type PayResult =
+  | { kind: 'paid'; order: OrderPage }
+  | { kind: 'declined'; code: string; message: string }
+  | { kind: 'expired' }
+  | { kind: 'in_progress' }
+  | { kind: 'failed'; message: string }
+  | { kind: 'not_found' }
+
+export class CheckoutService {
+  private visitorSecret: Promise<string> | undefined
+
+  constructor(
+    private readonly db: Db,
+    private readonly clock: Clock,
+    private readonly orders: OrderService,
+    readonly provider: PaymentProvider,
+  ) {}
+
+  /**
+   * Records a visit of a public paylink and, when the link can be paid, creates its order in the same
+   * transaction. Unknown and deleted links record nothing.
+   */
+  async openPaylink(paylinkId: string, source: VisitSource, requestedCurrency?: string): Promise<OpenResult> {
+    const link = await this.db
+      .selectFrom('paylinks')
+      .innerJoin('projects', 'projects.id', 'paylinks.project_id')
+      .innerJoin('merchants', 'merchants.id', 'paylinks.merchant_id')
+      .select([
+        'paylinks.id',
+        'paylinks.merchant_id',
+        'paylinks.project_id',
+        'paylinks.expires_at',
+        'projects.default_currency',
+        'projects.name as project_name',
+        'merchants.name as merchant_name',
+      ])
+      .where('paylinks.id', '=', paylinkId)
+      .where('paylinks.deleted_at', 'is', null)
+      .where('projects.deleted_at', 'is', null)
+      .executeTakeFirst()
+    if (!link) return { kind: 'not_found' }
+    const storefront = { merchantName: link.merchant_name, projectName: link.project_name }
+    const now = this.clock.now()
+    const facts = visitFacts(source, await this.secret(), now)
+    const visit = { paylink_id: link.id, visited_at: now, ...facts }
+
+    const recordOnly = async <T>(result: T): Promise<T> => {
+      await this.db
+        .insertInto('visits')
+        .values({ ...visit, order_id: null })
+        .execute()
+      return result
+    }
+    if (isExpired(link, now)) return recordOnly({ kind: 'expired', ...storefront })
+
+    const currency = requestedCurrency ?? link.default_currency
+    const products = await this.db
+      .selectFrom('paylink_products')
+      .innerJoin('products', 'products.id', 'paylink_products.product_id')
+      .leftJoin('product_prices', (join) =>
+        join
+          .onRef('product_prices.product_id', '=', 'products.id')
+          .on('product_prices.currency', '=', currency),
+      )
+      .select(['products.id', 'products.name', 'products.archived_at', 'product_prices.amount'])
+      .where('paylink_products.paylink_id', '=', link.id)
+      .orderBy('paylink_products.position')
+      .execute()
+    if (products.some((p) => p.archived_at !== null)) {
+      return recordOnly({ kind: 'unavailable', reason: 'archived', currency, ...storefront })
+    }
+    if (products.some((p) => p.amount === null)) {
+      return recordOnly(
+        requestedCurrency
+          ? { kind: 'bad_currency', currency, ...storefront }
+          : { kind: 'unavailable', reason: 'no_price', currency, ...storefront },
+      )
+    }
+
+    const orderId = newPrefixedId('ord')
+    const items: OrderItemRow[] = products.map((p, position) => ({
+      order_id: orderId,
+      position,
+      product_id: p.id,
+      name: p.name,
+      quantity: 1,
+      unit_amount: Number(p.amount),
+    }))
+    const order: OrderRow = {
+      id: orderId,
+      merchant_id: link.merchant_id,
+      project_id: link.project_id,
+      paylink_id: link.id,
+      status: 'created',
+      currency,
+      total_amount: sumAmounts(items.map((i) => i.unit_amount * i.quantity)),
+      utm_source: facts.utm_source,
+      utm_medium: facts.utm_medium,
+      utm_campaign: facts.utm_campaign,
+      referrer_host: facts.referrer_host,
+      country: facts.country,
+      buyer_email: null,
+      created_at: now,
+      updated_at: now,
+      expires_at: this.orders.expiryFrom(now),
+      paid_at: null,
+    }
+    // The redirect is answered only after both rows are committed: an acknowledged visit is never lost.
+    await this.db.transaction().execute(async (tx) => {
+      await orderRepo.insertOrder(tx, order, items)
+      await tx
+        .insertInto('visits')
+        .values({ ...visit, order_id: orderId })
+        .execute()
+    })
+    return { kind: 'order', orderId }
+  }
+
+  /** The order with what its pages show; expires it first when its time is up. */
+  async orderPage(orderId: string): Promise<OrderPage | undefined> {
+    let order = await orderRepo.findOrder(this.db, orderId)
+    if (!order) return undefined
+    if (order.status === 'created' && order.expires_at.getTime() <= this.clock.now().getTime()) {
+      await orderRepo.expireDueOrders(this.db, this.clock.now())
+      order = (await orderRepo.findOrder(this.db, orderId)) as OrderDetail
+    }
+    const names = await this.db
+      .selectFrom('projects')
+      .innerJoin('merchants', 'merchants.id', 'projects.merchant_id')
+      .select(['projects.name as project_name', 'projects.success_url', 'merchants.name as merchant_name'])
+      .where('projects.id', '=', order.project_id)
+      .executeTakeFirstOrThrow()
+    return {
+      order,
+      merchantName: names.merchant_name,
+      projectName: names.project_name,
+      successUrl: names.success_url,
+    }
+  }
+
+  /**
+   * Pays an order at most once. Three steps: claim the order with a `processing` attempt (the unique
+   * index admits one live attempt per order, so concurrent submits cannot both reach the provider),
+   * call the provider outside any transaction, then settle the attempt and the order together.
+   */
+  async pay(orderId: string, email: string, card: CardInput): Promise<PayResult> {
+    const now = this.clock.now()
+    const paymentId = newPrefixedId('pay')
+    // Nothing inside the transaction may use this.db: PGlite has one connection, which the transaction holds.
+    let claim:
+      | { kind: 'claimed'; order: OrderRow }
+      | { kind: 'already_paid' }
+      | { kind: 'not_found' }
+      | { kind: 'expired' }
+    try {
+      claim = await this.db.transaction().execute(async (tx) => {
+        const order = await orderRepo.lockOrder(tx, orderId)
+        if (!order) return { kind: 'not_found' as const }
+        if (order.status === 'paid') return { kind: 'already_paid' as const }
+        if (order.status === 'expired' || order.expires_at.getTime() <= now.getTime()) {
+          await tx
+            .updateTable('orders')
+            .set({ status: 'expired', updated_at: now })
+            .where('id', '=', orderId)
+            .where('status', '=', 'created')
+            .execute()
+          return { kind: 'expired' as const }
+        }
+        await tx
+          .insertInto('payments')
+          .values({
+            id: paymentId,
+            order_id: orderId,
+            status: 'processing',
+            provider: this.provider.name,
+            provider_ref: null,
+            amount: order.total_amount,
+            currency: order.currency,
+            card_brand: null,
+            card_last4: null,
+            card_exp_month: null,
+            card_exp_year: null,
+            failure_code: null,
+            failure_message: null,
+            created_at: now,
+            updated_at: now,
+          })
+          .execute()
+        await tx
+          .updateTable('orders')
+          .set({ buyer_email: email, updated_at: now })
+          .where('id', '=', orderId)
+          .execute()
+        return { kind: 'claimed' as const, order }
+      })
+    } catch (error) {
+      if (isUniqueViolation(error, 'payments_one_live_attempt_per_order')) return this.afterConflict(orderId)
+      throw error
+    }
+    if (claim.kind === 'already_paid')
+      return { kind: 'paid', order: (await this.orderPage(orderId)) as OrderPage }
+    if (claim.kind !== 'claimed') return claim
+
+    const { order } = claim
+    let outcome: Awaited<ReturnType<PaymentProvider['charge']>>
+    try {
+      outcome = await this.provider.charge({
+        paymentId,
+        amount: order.total_amount,
+        currency: order.currency,
+        description: `Order ${order.id}`,
+        card,
+      })
+    } catch (error) {
+      await this.settleFailure(
+        paymentId,
+        'provider_error',
+        'The payment could not be processed. No charge was made.',
+      )
+      return {
+        kind: 'failed',
+        message: `The payment could not be processed (${(error as Error).message}). No charge was made.`,
+      }
+    }
+
+    const settledAt = this.clock.now()
+    const cardColumns = {
+      card_brand: outcome.card.brand,
+      card_last4: outcome.card.last4,
+      card_exp_month: outcome.card.expMonth,
+      card_exp_year: outcome.card.expYear,
+      updated_at: settledAt,
+    }
+    if (outcome.status === 'declined') {
+      await this.db
+        .updateTable('payments')
+        .set({
+          ...cardColumns,
+          status: 'failed',
+          failure_code: outcome.code,
+          failure_message: outcome.message,
+        })
+        .where('id', '=', paymentId)
+        .execute()
+      return { kind: 'declined', code: outcome.code, message: outcome.message }
+    }
+    // Locks are taken order first, then payment, as in the claim: the reverse order deadlocks with a
+    // concurrent claim that holds the order and waits on this attempt's row in the unique index.
+    await this.db.transaction().execute(async (tx) => {
+      // The live attempt held the order: no sweep expired it meanwhile, and no other attempt paid it.
+      await tx
+        .updateTable('orders')
+        .set({ status: 'paid', paid_at: settledAt, updated_at: settledAt })
+        .where('id', '=', orderId)
+        .where('status', '=', 'created')
+        .execute()
+      await tx
+        .updateTable('payments')
+        .set({ ...cardColumns, status: 'succeeded', provider_ref: outcome.reference })
+        .where('id', '=', paymentId)
+        .where('status', '=', 'processing')
+        .execute()
+    })
+    return { kind: 'paid', order: (await this.orderPage(orderId)) as OrderPage }
+  }
+
+  private async settleFailure(paymentId: string, code: string, message: string): Promise<void> {
+    await this.db
+      .updateTable('payments')
+      .set({ status: 'failed', failure_code: code, failure_message: message, updated_at: this.clock.now() })
+      .where('id', '=', paymentId)
+      .where('status', '=', 'processing')
+      .execute()
+  }
+
+  /** Another attempt holds the order: it is either paid already or still being processed. */
+  private async afterConflict(orderId: string): Promise<PayResult> {
+    const page = await this.orderPage(orderId)
+    if (page?.order.status === 'paid') return { kind: 'paid', order: page }
+    return { kind: 'in_progress' }
+  }
+
+  private secret(): Promise<string> {
+    this.visitorSecret ??= installationSecret(this.db, 'visitor')
+    return this.visitorSecret
+  }
+}

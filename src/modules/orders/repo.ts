@@ -1,0 +1,126 @@
+import { sql } from 'kysely'
+import type { Executor } from '../../lib/db.js'
+import type { OrderItemRow, OrderRow } from '../../lib/schema.js'
+import type { ListOrdersQuery, OrderDetail } from './schemas.js'
+
+export async function insertOrder(db: Executor, order: OrderRow, items: OrderItemRow[]): Promise<void> {
+  await db.insertInto('orders').values(order).execute()
+  await db.insertInto('order_items').values(items).execute()
+}
+
+async function withDetails(db: Executor, orders: OrderRow[]): Promise<OrderDetail[]> {
+  if (orders.length === 0) return []
+  const ids = orders.map((o) => o.id)
+  const [items, payments] = await Promise.all([
+    db
+      .selectFrom('order_items')
+      .selectAll()
+      .where('order_id', 'in', ids)
+      .orderBy('order_id')
+      .orderBy('position')
+      .execute(),
+    db
+      .selectFrom('payments')
+      .selectAll()
+      .where('order_id', 'in', ids)
+      .orderBy('created_at')
+      .orderBy('id')
+      .execute(),
+  ])
+  return orders.map((o) => ({
+    ...o,
+    items: items.filter((i) => i.order_id === o.id),
+    payments: payments.filter((p) => p.order_id === o.id),
+  }))
+}
+
+/** An order by id; scoped to a merchant when one is given (the admin API), unscoped for public pages. */
+export async function findOrder(
+  db: Executor,
+  id: string,
+  merchantId?: string,
+): Promise<OrderDetail | undefined> {
+  let query = db.selectFrom('orders').selectAll().where('id', '=', id)
+  if (merchantId) query = query.where('merchant_id', '=', merchantId)
+  const row = await query.executeTakeFirst()
+  return row ? (await withDetails(db, [row]))[0] : undefined
+}
+
+export function lockOrder(db: Executor, id: string) {
+  return db.selectFrom('orders').selectAll().where('id', '=', id).forUpdate().executeTakeFirst()
+}
+
+export async function listOrders(
+  db: Executor,
+  merchantId: string,
+  q: Required<Pick<ListOrdersQuery, 'offset' | 'limit'>> & ListOrdersQuery,
+) {
+  let base = db.selectFrom('orders').where('merchant_id', '=', merchantId)
+  if (q.project_id) base = base.where('project_id', '=', q.project_id)
+  if (q.paylink_id) base = base.where('paylink_id', '=', q.paylink_id)
+  if (q.status) base = base.where('status', '=', q.status)
+  const [rows, count] = await Promise.all([
+    base
+      .selectAll()
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .offset(q.offset)
+      .limit(q.limit)
+      .execute(),
+    base.select((eb) => eb.fn.countAll<number>().as('total')).executeTakeFirstOrThrow(),
+  ])
+  return { rows: await withDetails(db, rows), total: Number(count.total) }
+}
+
+/**
+ * Expires open orders whose time is up, a batch at a time; SKIP LOCKED lets every instance run this at
+ * once without waiting on each other, and an order with a payment in flight is left to that payment.
+ */
+export async function expireDueOrders(db: Executor, now: Date, batch = 500): Promise<string[]> {
+  const rows = await db
+    .updateTable('orders')
+    .set({ status: 'expired', updated_at: now })
+    .where('id', 'in', (eb) =>
+      eb
+        .selectFrom('orders as o')
+        .select('o.id')
+        .where('o.status', '=', 'created')
+        .where('o.expires_at', '<=', now)
+        .where(({ not, exists, selectFrom }) =>
+          not(
+            exists(
+              selectFrom('payments as p')
+                .select('p.id')
+                .whereRef('p.order_id', '=', 'o.id')
+                .where('p.status', '=', 'processing'),
+            ),
+          ),
+        )
+        .orderBy('o.expires_at')
+        .limit(batch)
+        .forUpdate()
+        .skipLocked(),
+    )
+    .where('status', '=', 'created')
+    .returning('id')
+    .execute()
+  return rows.map((r) => r.id)
+}
+
+/** A payment attempt stuck in `processing` (its process died mid-call) is closed as failed. */
+export async function failStalePayments(db: Executor, olderThan: Date, now: Date): Promise<number> {
+  const result = await db
+    .updateTable('payments')
+    .set({
+      status: 'failed',
+      failure_code: 'processing_timeout',
+      failure_message: 'The payment did not complete; no charge was confirmed.',
+      updated_at: now,
+    })
+    .where('status', '=', 'processing')
+    .where('updated_at', '<', olderThan)
+    .executeTakeFirst()
+  return Number(result.numUpdatedRows)
+}
+
+export { sql }

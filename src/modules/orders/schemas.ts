@@ -1,0 +1,127 @@
+import { type Static, Type } from 'typebox'
+import { IsoDateTime, ObjectId, PaylinkId } from '../../lib/http.js'
+import type { OrderItemRow, OrderRow, PaymentRow } from '../../lib/schema.js'
+
+export const ORDER_ID_PATTERN = '^ord_[0-9a-f]{24}$'
+export const OrderId = Type.String({
+  pattern: ORDER_ID_PATTERN,
+  'x-error': 'must be an order id (ord_ and 24 hex)',
+})
+export const OrderStatus = Type.Union([
+  Type.Literal('created'),
+  Type.Literal('paid'),
+  Type.Literal('expired'),
+])
+
+const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()])
+
+export const Order = Type.Object(
+  {
+    id: Type.String(),
+    object: Type.Literal('order'),
+    merchant_id: ObjectId(),
+    project_id: ObjectId(),
+    paylink_id: Type.Union([PaylinkId, Type.Null()]),
+    status: OrderStatus,
+    currency: Type.String(),
+    total_amount: Type.Integer({ description: 'In minor units of currency' }),
+    items: Type.Array(
+      Type.Object({
+        product_id: ObjectId(),
+        name: Type.String(),
+        quantity: Type.Integer(),
+        unit_amount: Type.Integer(),
+        amount: Type.Integer(),
+      }),
+    ),
+    utm: Type.Object({
+      source: Nullable(Type.String()),
+      medium: Nullable(Type.String()),
+      campaign: Nullable(Type.String()),
+    }),
+    referrer_host: Nullable(Type.String()),
+    country: Nullable(Type.String()),
+    buyer_email: Nullable(Type.String()),
+    payment_url: Type.String({ description: 'The hosted payment page of the order' }),
+    payments: Type.Array(
+      Type.Object({
+        id: Type.String(),
+        status: Type.String(),
+        provider: Type.String(),
+        card_brand: Nullable(Type.String()),
+        card_last4: Nullable(Type.String()),
+        failure_code: Nullable(Type.String()),
+        failure_message: Nullable(Type.String()),
+        created_at: IsoDateTime,
+      }),
+      { description: 'Payment attempts, failed ones included, oldest first' },
+    ),
+    created_at: IsoDateTime,
+    updated_at: IsoDateTime,
+    expires_at: IsoDateTime,
+    paid_at: Type.Union([IsoDateTime, Type.Null()]),
+  },
+  { $id: 'Order' },
+)
+export type Order = Static<typeof Order>
+
+export const ListOrdersQuery = Type.Object({
+  project_id: Type.Optional(ObjectId()),
+  paylink_id: Type.Optional(PaylinkId),
+  status: Type.Optional(OrderStatus),
+  offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 10 })),
+})
+export type ListOrdersQuery = Static<typeof ListOrdersQuery>
+
+export const OrderList = Type.Object({
+  merchant_id: ObjectId(),
+  limit: Type.Integer(),
+  offset: Type.Integer(),
+  total: Type.Integer(),
+  orders: Type.Array(Type.Ref('Order')),
+})
+
+export interface OrderDetail extends OrderRow {
+  items: OrderItemRow[]
+  payments: PaymentRow[]
+}
+
+export function orderView(order: OrderDetail, publicUrl: string): Order {
+  return {
+    id: order.id,
+    object: 'order',
+    merchant_id: order.merchant_id,
+    project_id: order.project_id,
+    paylink_id: order.paylink_id,
+    status: order.status,
+    currency: order.currency,
+    total_amount: order.total_amount,
+    items: order.items.map((i) => ({
+      product_id: i.product_id,
+      name: i.name,
+      quantity: i.quantity,
+      unit_amount: i.unit_amount,
+      amount: i.unit_amount * i.quantity,
+    })),
+    utm: { source: order.utm_source, medium: order.utm_medium, campaign: order.utm_campaign },
+    referrer_host: order.referrer_host,
+    country: order.country,
+    buyer_email: order.buyer_email,
+    payment_url: `${publicUrl}/pay/${order.id}`,
+    payments: order.payments.map((p) => ({
+      id: p.id,
+      status: p.status,
+      provider: p.provider,
+      card_brand: p.card_brand,
+      card_last4: p.card_last4,
+      failure_code: p.failure_code,
+      failure_message: p.failure_message,
+      created_at: p.created_at.toISOString(),
+    })),
+    created_at: order.created_at.toISOString(),
+    updated_at: order.updated_at.toISOString(),
+    expires_at: order.expires_at.toISOString(),
+    paid_at: order.paid_at?.toISOString() ?? null,
+  }
+}
