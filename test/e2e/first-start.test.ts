@@ -1,0 +1,52 @@
+/// <reference lib="dom" />
+// A new user's first minutes: start the real server, open the printed demo paylink, pay, read the stat.
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import type { Browser } from 'playwright-core'
+import { fetchJson, freshDatabaseEnv, type ServerProcess, startServer } from '../helpers/process.js'
+import { launchBrowser, screenshot } from './browser.js'
+
+let browser: Browser
+let server: ServerProcess
+let cleanup: () => Promise<void>
+
+beforeAll(async () => {
+  const fresh = await freshDatabaseEnv()
+  cleanup = fresh.cleanup
+  server = await startServer(fresh.env)
+  browser = await launchBrowser()
+})
+afterAll(async () => {
+  await browser?.close()
+  await server?.stop()
+  await cleanup?.()
+})
+
+it('pays the printed demo paylink and sees one visit, one paid order and the revenue in its stat', async () => {
+  const out = server.output()
+  const key = /API key \(shown only now\):\s+(pl_sk_[0-9a-f]{48})/.exec(out)?.[1] as string
+  const demoUrl = /Demo paylink.*\n\s+(\S+)/.exec(out)?.[1] as string
+  expect(demoUrl).toContain(`http://localhost:${server.port}/paylink/`)
+
+  const page = await browser.newPage()
+  await page.goto(demoUrl)
+  expect(page.url()).toMatch(/\/pay\/ord_[0-9a-f]{24}\?utm_source=readme/)
+  await page.getByLabel('Email').fill('first@example.com')
+  await page.getByLabel('Card number').fill('4242 4242 4242 4242')
+  await page.getByLabel('Expiry (MM/YY)').fill('12/34')
+  await page.getByLabel('Security code').fill('123')
+  await page.getByRole('button', { name: /^Pay/ }).click()
+  await page.waitForURL(/\/pay\/ord_[0-9a-f]{24}$/)
+  expect(await page.locator('h1').textContent()).toContain('went through')
+  await screenshot(page, 'demo-receipt')
+
+  const paylinkId = new URL(demoUrl).pathname.split('/').pop()
+  const stat = await fetchJson(`${server.baseUrl}/admin/api/v1/paylinks/${paylinkId}/stat`, { authorization: `Bearer ${key}` })
+  expect(stat.body).toEqual({
+    visits: 1,
+    unique_visitors: 1,
+    orders: 1,
+    paid_orders: 1,
+    conversion: 1,
+    revenue: [{ currency: 'USD', amount: 3000 }],
+  })
+})
