@@ -1,7 +1,8 @@
 /// <reference lib="dom" />
 // A new user's first minutes: start the real server, open the printed demo paylink, pay, read the stat.
-import { afterAll, beforeAll, expect, it } from 'vitest'
+
 import type { Browser } from 'playwright-core'
+import { afterAll, beforeAll, expect, it } from 'vitest'
 import { fetchJson, freshDatabaseEnv, type ServerProcess, startServer } from '../helpers/process.js'
 import { launchBrowser, screenshot } from './browser.js'
 
@@ -40,7 +41,9 @@ it('pays the printed demo paylink and sees one visit, one paid order and the rev
   await screenshot(page, 'demo-receipt')
 
   const paylinkId = new URL(demoUrl).pathname.split('/').pop()
-  const stat = await fetchJson(`${server.baseUrl}/admin/api/v1/paylinks/${paylinkId}/stat`, { authorization: `Bearer ${key}` })
+  const stat = await fetchJson(`${server.baseUrl}/admin/api/v1/paylinks/${paylinkId}/stat`, {
+    authorization: `Bearer ${key}`,
+  })
   expect(stat.body).toEqual({
     visits: 1,
     unique_visitors: 1,
