@@ -18,6 +18,9 @@ import { orderRoutes } from './modules/orders/routes.js'
 import { Order } from './modules/orders/schemas.js'
 import { paylinkRoutes } from './modules/paylinks/routes.js'
 import { Paylink, Timestamp } from './modules/paylinks/schemas.js'
+import { PaymentRequestView, portalAdminRoutes } from './modules/portals/admin-routes.js'
+import { portalApiRoutes } from './modules/portals/api-routes.js'
+import { ErrorEnvelope, Portal } from './modules/portals/schemas.js'
 import { productRoutes } from './modules/products/routes.js'
 import { Product } from './modules/products/schemas.js'
 import { projectRoutes } from './modules/projects/routes.js'
@@ -72,7 +75,20 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   app.setValidatorCompiler(validatorCompiler())
   // The APIs speak JSON; a text body is a client mistake better named by 415 than by a schema error.
   app.removeContentTypeParser('text/plain')
-  for (const schema of [ErrorBody, Timestamp, Project, Product, Paylink, Order]) app.addSchema(schema)
+  for (const schema of [
+    ErrorBody,
+    Timestamp,
+    Project,
+    Product,
+    Paylink,
+    Order,
+    Portal,
+    PaymentRequestView,
+    ErrorEnvelope,
+  ]) {
+    // Shared schemas are added here, once: a child context that adds its own loses the custom validator.
+    app.addSchema(schema)
+  }
 
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id)
@@ -97,7 +113,17 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
           'amounts are integers in minor units of an ISO 4217 currency.',
       },
       servers: [{ url: services.config.publicUrl }],
-      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer' } } },
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', description: 'A merchant secret key, pl_sk_…' },
+          portalKey: {
+            type: 'apiKey',
+            in: 'header',
+            name: 'Authorization',
+            description: 'A portal key: `Bearer sk-…` or the bare `sk-…`',
+          },
+        },
+      },
     },
     refResolver: {
       buildLocalReference: (json: { $id?: unknown }, _baseUri: unknown, _fragment: unknown, i: number) =>
@@ -121,8 +147,10 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
       await admin.register(productRoutes, { services })
       await admin.register(paylinkRoutes, { services })
       await admin.register(orderRoutes, { services })
+      await admin.register(portalAdminRoutes, { services })
     },
     { prefix: ADMIN_PREFIX },
   )
+  await app.register(portalApiRoutes, { services, prefix: '/api/2.0/portal' })
   return app
 }

@@ -17,7 +17,7 @@ export async function startServer(config: Config): Promise<void> {
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir })
   const { applied } = await migrateToLatest(database)
   if (applied.length > 0) logger.info({ migrations: applied }, 'applied migrations')
-  const services = createServices(config, database, systemClock)
+  const services = createServices(config, database, systemClock, { logger })
   const demo = await seedDemoIfEmpty(services)
   const app = await buildApp(services, {
     logger,
@@ -30,6 +30,7 @@ export async function startServer(config: Config): Promise<void> {
     else logger.info({ signal }, 'closing: finishing requests in flight')
     await stopSweeper?.()
     await app.close()
+    services.mailer.close()
     await database.close()
   })
 

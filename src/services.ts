@@ -1,6 +1,8 @@
 // Wires the services of every module to one database, clock and configuration.
 import type { Config } from './lib/config.js'
 import type { Database } from './lib/db.js'
+import { createLogger, type Logger } from './lib/logger.js'
+import { createMailer, type Mailer } from './lib/mailer.js'
 import type { Clock } from './lib/time.js'
 import type { PaymentProvider } from './modules/checkout/provider.js'
 import { SandboxProvider } from './modules/checkout/sandbox.js'
@@ -8,6 +10,7 @@ import { CheckoutService } from './modules/checkout/service.js'
 import { MerchantService } from './modules/merchants/service.js'
 import { OrderService } from './modules/orders/service.js'
 import { PaylinkService } from './modules/paylinks/service.js'
+import { PortalService } from './modules/portals/service.js'
 import { ProductService } from './modules/products/service.js'
 import { ProjectService } from './modules/projects/service.js'
 
@@ -21,14 +24,26 @@ export interface Services {
   paylinks: PaylinkService
   orders: OrderService
   checkout: CheckoutService
+  portals: PortalService
+  mailer: Mailer
+  logger: Logger
+}
+
+export interface ServiceOptions {
+  provider?: PaymentProvider
+  logger?: Logger
+  mailer?: Mailer
 }
 
 export function createServices(
   config: Config,
   database: Database,
   clock: Clock,
-  provider: PaymentProvider = new SandboxProvider(),
+  options: ServiceOptions = {},
 ): Services {
+  const logger = options.logger ?? createLogger('silent')
+  const mailer = options.mailer ?? createMailer(config.smtpUrl, logger)
+  const provider = options.provider ?? new SandboxProvider()
   const { db } = database
   const merchants = new MerchantService(db, clock)
   const projects = new ProjectService(db, clock)
@@ -36,5 +51,19 @@ export function createServices(
   const paylinks = new PaylinkService(db, clock, config, projects)
   const orders = new OrderService(db, clock, config)
   const checkout = new CheckoutService(db, clock, orders, provider)
-  return { config, database, clock, merchants, projects, products, paylinks, orders, checkout }
+  const portals = new PortalService(db, clock, config, projects, orders, mailer, logger, provider)
+  return {
+    config,
+    database,
+    clock,
+    merchants,
+    projects,
+    products,
+    paylinks,
+    orders,
+    checkout,
+    portals,
+    mailer,
+    logger,
+  }
 }

@@ -22,6 +22,8 @@ const STATUS = {
   product_not_found: 404,
   api_key_not_found: 404,
   order_not_found: 404,
+  portal_not_found: 404,
+  payment_method_not_found: 404,
   sku_taken: 409,
   conflict: 409,
   payload_too_large: 413,
@@ -44,6 +46,7 @@ const FIXED_MESSAGES: Partial<Record<ErrorCode, string>> = {
   pl000008: 'at least one of paylink products is not belongs to project',
   pl000010: 'at least one of paylink products is not found',
   order_not_found: 'order not found',
+  portal_not_found: 'portal not found',
 }
 
 export function statusOf(code: ErrorCode): number {
@@ -194,7 +197,8 @@ export function describeValidationError(
     default:
       sentence = error.message ?? 'is invalid'
   }
-  if (custom && !['required', 'additionalProperties', 'type'].includes(error.keyword)) sentence = custom
+  // A schema's own wording (x-error) explains its format; length, range and type rules keep theirs.
+  if (custom && (error.keyword === 'pattern' || error.keyword === 'format')) sentence = custom
   if (!field) field = location
   return { field, rule, message: `${field}: ${sentence}` }
 }

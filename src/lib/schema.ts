@@ -79,6 +79,65 @@ export interface SettingsTable {
   updated_at: ColumnType<Date, Date | undefined, Date>
 }
 
+export interface PortalsTable {
+  id: string
+  merchant_id: string
+  project_id: string
+  name: string
+  created_at: Date
+  updated_at: Date
+  deleted_at: NullableTimestamp
+}
+
+export interface PortalKeysTable {
+  id: string
+  portal_id: string
+  key_hash: string
+  prefix: string
+  created_at: Date
+  last_used_at: NullableTimestamp
+  revoked_at: NullableTimestamp
+}
+
+export type MailStatus = 'pending' | 'sent' | 'logged' | 'failed' | 'no_recipient'
+
+export interface PaymentRequestsTable {
+  id: string
+  merchant_id: string
+  project_id: string
+  portal_id: string
+  user_name: string
+  email: string
+  message: string
+  mail_status: ColumnType<MailStatus, MailStatus | undefined, MailStatus>
+  mail_error: string | null
+  created_at: Date
+}
+
+export interface CheckoutSetupsTable {
+  id: string
+  portal_id: string
+  back_url: string
+  status: ColumnType<'open' | 'completed', 'open' | 'completed' | undefined, 'open' | 'completed'>
+  created_at: Date
+  expires_at: Date
+  completed_at: Date | null
+}
+
+export interface PaymentMethodsTable {
+  id: string
+  portal_id: string
+  setup_id: string | null
+  provider: string
+  provider_ref: string
+  card_brand: string
+  card_last4: string
+  card_exp_month: number
+  card_exp_year: number
+  created_at: Date
+  detached_at: NullableTimestamp
+}
+
 export interface DB {
   settings: SettingsTable
   merchants: MerchantsTable
@@ -92,7 +151,18 @@ export interface DB {
   orders: OrdersTable
   order_items: OrderItemsTable
   payments: PaymentsTable
+  portals: PortalsTable
+  portal_keys: PortalKeysTable
+  payment_requests: PaymentRequestsTable
+  checkout_setups: CheckoutSetupsTable
+  payment_methods: PaymentMethodsTable
 }
+
+export type PortalRow = Selectable<PortalsTable>
+export type PortalKeyRow = Selectable<PortalKeysTable>
+export type PaymentRequestRow = Selectable<PaymentRequestsTable>
+export type CheckoutSetupRow = Selectable<CheckoutSetupsTable>
+export type PaymentMethodRow = Selectable<PaymentMethodsTable>
 
 export type Merchant = Selectable<MerchantsTable>
 export type ApiKeyRow = Selectable<ApiKeysTable>
@@ -136,6 +206,8 @@ export interface OrdersTable {
   updated_at: Date
   expires_at: Date
   paid_at: Date | null
+  portal_id: ColumnType<string | null, string | null | undefined, string | null>
+  back_url: ColumnType<string | null, string | null | undefined, string | null>
 }
 
 export interface OrderItemsTable {

@@ -73,7 +73,7 @@ describe('GET /pay/:order_id', () => {
       expect(page.body).toMatch(new RegExp(`id="${id}"[^>]*autocomplete="${token}"`))
     }
     const cookie = String(page.headers['set-cookie'])
-    for (const attribute of ['HttpOnly', 'SameSite=Strict', 'Secure', 'Path=/pay'])
+    for (const attribute of ['HttpOnly', 'SameSite=Strict', 'Secure', 'Path=/'])
       expect(cookie).toContain(attribute)
   })
 

@@ -2,8 +2,8 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { type Browser, chromium, type Page } from 'playwright-core'
-import { createTestContext, type TestContext } from '../helpers/context.js'
-import { freePort } from '../helpers/process.js'
+
+export { type LiveApp, startLiveApp } from '../helpers/live.js'
 
 export const SCREENSHOTS = path.resolve('test-results/screenshots')
 
@@ -21,22 +21,6 @@ export async function launchBrowser(): Promise<Browser> {
       '--disable-sync',
     ],
   })
-}
-
-export interface LiveApp extends TestContext {
-  baseUrl: string
-}
-
-/** The app in this process with a movable clock, listening on loopback for the browser. */
-export async function startLiveApp(env: Record<string, string> = {}): Promise<LiveApp> {
-  const port = await freePort()
-  const baseUrl = `http://127.0.0.1:${port}`
-  const ctx = await createTestContext({
-    env: { PUBLIC_URL: baseUrl, PUBLIC_RATE_LIMIT: '0', ...env },
-    start: new Date(),
-  })
-  await ctx.app.listen({ port, host: '127.0.0.1' })
-  return { ...ctx, baseUrl }
 }
 
 export async function screenshot(page: Page, name: string): Promise<string> {

@@ -57,7 +57,7 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
   await app.register(cookie, { secret: await installationSecret(services.database.db, 'cookie') })
   await app.register(csrf, {
     sessionPlugin: '@fastify/cookie',
-    cookieOpts: { signed: true, httpOnly: true, sameSite: 'strict', path: '/pay', secure },
+    cookieOpts: { signed: true, httpOnly: true, sameSite: 'strict', path: '/', secure },
   })
   await app.register(rateLimit, {
     global: false,
@@ -195,8 +195,8 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
         errors: state.errors ?? {},
         error: state.error,
       },
-      // The form posts here, and a successful payment may redirect to the seller's success URL.
-      { status, formTargets: [originOf(page.successUrl)].filter((o): o is string => Boolean(o)) },
+      // The form posts here, and a successful payment redirects to the portal's back URL or the success URL.
+      { status, formTargets: [originOf(returnUrl(page))].filter((o): o is string => Boolean(o)) },
     )
   }
 
@@ -217,7 +217,7 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
           ? `${capitalize(payment.card_brand ?? 'card')} ending in ${payment.card_last4}`
           : null,
         email: page.order.buyer_email,
-        continueUrl: page.successUrl ? withParams(page.successUrl, { order_id: page.order.id }) : null,
+        continueUrl: afterPayment(page),
       })
     }
     return message(reply, 410, {
@@ -311,12 +311,11 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
 
       const result = await checkout.pay(page.order.id, email, parsed.card)
       switch (result.kind) {
-        case 'paid': {
-          const target = result.order.successUrl
-            ? withParams(result.order.successUrl, { order_id: result.order.order.id })
-            : `${config.publicUrl}/pay/${result.order.order.id}`
-          return reply.redirect(target, 303)
-        }
+        case 'paid':
+          return reply.redirect(
+            afterPayment(result.order) ?? `${config.publicUrl}/pay/${result.order.order.id}`,
+            303,
+          )
         case 'declined':
           return renderForm(
             request,
@@ -357,6 +356,143 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
       }
     },
   )
+
+  // — The checkout-setup page of the portal API: saves a portal's payment method —
+
+  const setupParams = Type.Object({ setup_id: Type.String({ maxLength: 64 }) })
+  const setupNotFound = (reply: FastifyReply) =>
+    message(reply, 404, { heading: 'Page not found', text: 'This setup page does not exist.' })
+  const setupDone = (reply: FastifyReply, backUrl: string, setupId: string) =>
+    sendPage(reply, 'message', {
+      title: 'Payment method saved',
+      sandbox,
+      tone: 'info',
+      heading: 'Payment method saved',
+      text: 'The card is saved for this account.',
+      linkHref: withParams(backUrl, { setup_id: setupId, status: 'saved' }),
+      linkText: 'Continue',
+    })
+
+  const renderSetup = (
+    reply: FastifyReply,
+    setup: NonNullable<Awaited<ReturnType<Services['portals']['setupPage']>>>,
+    state: FormState,
+    status = 200,
+  ) =>
+    sendPage(
+      reply,
+      'setup',
+      {
+        title: `Save a payment method — ${setup.portal_name}`,
+        sandbox,
+        merchantName: setup.merchant_name,
+        projectName: setup.project_name,
+        portalName: setup.portal_name,
+        setupId: setup.id,
+        csrfToken: reply.generateCsrf(),
+        values: state.values ?? {},
+        errors: state.errors ?? {},
+        error: state.error,
+      },
+      { status, formTargets: [originOf(setup.back_url)].filter((o): o is string => Boolean(o)) },
+    )
+
+  app.get(
+    '/setup/:setup_id',
+    {
+      config: limited,
+      schema: {
+        tags,
+        summary: 'The hosted page where a portal saves a payment method',
+        params: setupParams,
+        response: {
+          200: Html('Card form, or that the method was saved'),
+          404: Html('Unknown setup'),
+          410: Html('Expired setup'),
+        },
+      },
+    },
+    async (request, reply) => {
+      const setup = await services.portals.setupPage(request.params.setup_id)
+      if (!setup) return setupNotFound(reply)
+      if (setup.status === 'completed') return setupDone(reply, setup.back_url, setup.id)
+      if (setup.expires_at.getTime() <= services.clock.now().getTime()) {
+        return message(reply, 410, {
+          heading: 'This page has expired',
+          text: 'Ask for a new checkout setup link.',
+        })
+      }
+      return renderSetup(reply, setup, {})
+    },
+  )
+
+  app.post(
+    '/setup/:setup_id',
+    {
+      config: limited,
+      preHandler: app.csrfProtection,
+      schema: {
+        tags,
+        summary: 'Save the card from the setup form as the portal’s payment method',
+        params: setupParams,
+        body: PayForm,
+        response: {
+          303: Redirect('To the back URL with setup_id and status=saved'),
+          400: Html('A field is invalid'),
+          402: Html('The card was declined'),
+          403: Html('The form did not come from this site (CSRF)'),
+          404: Html('Unknown setup'),
+          410: Html('Expired setup'),
+        },
+      },
+    },
+    async (request, reply) => {
+      const setup = await services.portals.setupPage(request.params.setup_id)
+      if (!setup) return setupNotFound(reply)
+      const values = { card_exp: request.body.card_exp, card_name: request.body.card_name }
+      const parsed = parseCard(request.body, services.clock.now())
+      const errors: FormState['errors'] = 'errors' in parsed ? { ...parsed.errors } : {}
+      if ('card' in parsed) {
+        const refusal = checkout.provider.rejectCard(parsed.card)
+        if (refusal) errors.card_number = refusal
+      }
+      if (Object.keys(errors).length > 0 || !('card' in parsed)) {
+        const error = { heading: 'Please check the form.', text: 'Some details need fixing.' }
+        return renderSetup(reply, setup, { values, errors, error }, 400)
+      }
+      const result = await services.portals.completeSetup(setup.id, parsed.card)
+      switch (result.kind) {
+        case 'saved':
+        case 'already_completed':
+          return reply.redirect(withParams(result.backUrl, { setup_id: setup.id, status: 'saved' }), 303)
+        case 'declined': {
+          const error = {
+            heading: 'Card declined.',
+            text: `${result.message} (${result.code}) Try another card.`,
+          }
+          return renderSetup(reply, setup, { values, error }, 402)
+        }
+        case 'expired':
+          return message(reply, 410, {
+            heading: 'This page has expired',
+            text: 'Ask for a new checkout setup link.',
+          })
+        case 'not_found':
+          return setupNotFound(reply)
+      }
+    },
+  )
+}
+
+/** Where a paid order sends its buyer: a portal order's back URL, else the project's success URL. */
+function returnUrl(page: OrderPage): string | null {
+  return page.order.back_url ?? page.successUrl
+}
+
+function afterPayment(page: OrderPage): string | null {
+  if (page.order.back_url)
+    return withParams(page.order.back_url, { order_id: page.order.id, status: page.order.status })
+  return page.successUrl ? withParams(page.successUrl, { order_id: page.order.id }) : null
 }
 
 function summary(page: OrderPage, locale: string) {

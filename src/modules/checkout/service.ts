@@ -1,9 +1,8 @@
 // The buyer's side: opening a public paylink (a visit and an order) and paying an order exactly once.
 import type { Db } from '../../lib/db.js'
 import { newPrefixedId } from '../../lib/ids.js'
-import { sumAmounts } from '../../lib/money.js'
 import { isUniqueViolation } from '../../lib/pg-errors.js'
-import type { OrderItemRow, OrderRow } from '../../lib/schema.js'
+import type { OrderRow } from '../../lib/schema.js'
 import { installationSecret } from '../../lib/secrets.js'
 import type { Clock } from '../../lib/time.js'
 import { type VisitSource, visitFacts } from '../analytics/visits.js'
@@ -109,43 +108,30 @@ export class CheckoutService {
       )
     }
 
-    const orderId = newPrefixedId('ord')
-    const items: OrderItemRow[] = products.map((p, position) => ({
-      order_id: orderId,
-      position,
-      product_id: p.id,
-      name: p.name,
-      quantity: 1,
-      unit_amount: Number(p.amount),
-    }))
-    const order: OrderRow = {
-      id: orderId,
-      merchant_id: link.merchant_id,
-      project_id: link.project_id,
-      paylink_id: link.id,
-      status: 'created',
-      currency,
-      total_amount: sumAmounts(items.map((i) => i.unit_amount * i.quantity)),
-      utm_source: facts.utm_source,
-      utm_medium: facts.utm_medium,
-      utm_campaign: facts.utm_campaign,
-      referrer_host: facts.referrer_host,
-      country: facts.country,
-      buyer_email: null,
-      created_at: now,
-      updated_at: now,
-      expires_at: this.orders.expiryFrom(now),
-      paid_at: null,
-    }
+    const { order, items } = this.orders.build(
+      {
+        merchantId: link.merchant_id,
+        projectId: link.project_id,
+        currency,
+        lines: products.map((p) => ({
+          productId: p.id,
+          name: p.name,
+          quantity: 1,
+          unitAmount: Number(p.amount),
+        })),
+        source: { paylinkId: link.id, ...facts },
+      },
+      now,
+    )
     // The redirect is answered only after both rows are committed: an acknowledged visit is never lost.
     await this.db.transaction().execute(async (tx) => {
       await orderRepo.insertOrder(tx, order, items)
       await tx
         .insertInto('visits')
-        .values({ ...visit, order_id: orderId })
+        .values({ ...visit, order_id: order.id })
         .execute()
     })
-    return { kind: 'order', orderId }
+    return { kind: 'order', orderId: order.id }
   }
 
   /** The order with what its pages show; expires it first when its time is up. */

@@ -58,6 +58,7 @@ export async function listOrders(
   let base = db.selectFrom('orders').where('merchant_id', '=', merchantId)
   if (q.project_id) base = base.where('project_id', '=', q.project_id)
   if (q.paylink_id) base = base.where('paylink_id', '=', q.paylink_id)
+  if (q.portal_id) base = base.where('portal_id', '=', q.portal_id)
   if (q.status) base = base.where('status', '=', q.status)
   const [rows, count] = await Promise.all([
     base

@@ -22,6 +22,10 @@ export const Order = Type.Object(
     merchant_id: ObjectId(),
     project_id: ObjectId(),
     paylink_id: Type.Union([PaylinkId, Type.Null()]),
+    portal_id: Type.Union([Type.String(), Type.Null()]),
+    back_url: Type.Union([Type.String(), Type.Null()], {
+      description: 'Portal orders: where the buyer returns after paying',
+    }),
     status: OrderStatus,
     currency: Type.String(),
     total_amount: Type.Integer({ description: 'In minor units of currency' }),
@@ -68,6 +72,7 @@ export type Order = Static<typeof Order>
 export const ListOrdersQuery = Type.Object({
   project_id: Type.Optional(ObjectId()),
   paylink_id: Type.Optional(PaylinkId),
+  portal_id: Type.Optional(Type.String({ maxLength: 64 })),
   status: Type.Optional(OrderStatus),
   offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 10 })),
@@ -94,6 +99,8 @@ export function orderView(order: OrderDetail, publicUrl: string): Order {
     merchant_id: order.merchant_id,
     project_id: order.project_id,
     paylink_id: order.paylink_id,
+    portal_id: order.portal_id,
+    back_url: order.back_url,
     status: order.status,
     currency: order.currency,
     total_amount: order.total_amount,

@@ -2,9 +2,30 @@
 import type { Config } from '../../lib/config.js'
 import type { Db } from '../../lib/db.js'
 import { AppError } from '../../lib/errors.js'
+import { newPrefixedId } from '../../lib/ids.js'
+import { sumAmounts } from '../../lib/money.js'
+import type { OrderItemRow, OrderRow } from '../../lib/schema.js'
 import type { Clock } from '../../lib/time.js'
 import * as repo from './repo.js'
 import type { ListOrdersQuery, OrderDetail } from './schemas.js'
+
+export interface NewOrder {
+  merchantId: string
+  projectId: string
+  currency: string
+  lines: { productId: string; name: string; quantity: number; unitAmount: number }[]
+  /** Where the order comes from: a public paylink (with the visit's facts) or a portal (with its back URL). */
+  source:
+    | {
+        paylinkId: string
+        utm_source: string | null
+        utm_medium: string | null
+        utm_campaign: string | null
+        referrer_host: string | null
+        country: string | null
+      }
+    | { portalId: string; backUrl: string }
+}
 
 /** A payment attempt still `processing` after this long is considered lost. */
 const STALE_PAYMENT_MS = 10 * 60 * 1000
@@ -19,6 +40,43 @@ export class OrderService {
   /** When an order made now expires. */
   expiryFrom(now: Date): Date {
     return new Date(now.getTime() + this.config.orderTtlMinutes * 60_000)
+  }
+
+  /** The rows of a new order priced now; the caller inserts them in its transaction. */
+  build(input: NewOrder, now: Date): { order: OrderRow; items: OrderItemRow[] } {
+    const id = newPrefixedId('ord')
+    const items = input.lines.map((line, position) => ({
+      order_id: id,
+      position,
+      product_id: line.productId,
+      name: line.name,
+      quantity: line.quantity,
+      unit_amount: line.unitAmount,
+    }))
+    const { source } = input
+    const fromPaylink = 'paylinkId' in source
+    const order: OrderRow = {
+      id,
+      merchant_id: input.merchantId,
+      project_id: input.projectId,
+      paylink_id: fromPaylink ? source.paylinkId : null,
+      portal_id: fromPaylink ? null : source.portalId,
+      back_url: fromPaylink ? null : source.backUrl,
+      status: 'created',
+      currency: input.currency,
+      total_amount: sumAmounts(items.map((i) => i.unit_amount * i.quantity)),
+      utm_source: fromPaylink ? source.utm_source : null,
+      utm_medium: fromPaylink ? source.utm_medium : null,
+      utm_campaign: fromPaylink ? source.utm_campaign : null,
+      referrer_host: fromPaylink ? source.referrer_host : null,
+      country: fromPaylink ? source.country : null,
+      buyer_email: null,
+      created_at: now,
+      updated_at: now,
+      expires_at: this.expiryFrom(now),
+      paid_at: null,
+    }
+    return { order, items }
   }
 
   async get(merchantId: string, id: string): Promise<OrderDetail> {
