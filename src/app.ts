@@ -26,6 +26,7 @@ import { Product } from './modules/products/schemas.js'
 import { projectRoutes } from './modules/projects/routes.js'
 import { Project } from './modules/projects/schemas.js'
 import { systemRoutes } from './modules/system/routes.js'
+import { Endpoint, webhookRoutes } from './modules/webhooks/routes.js'
 import type { Services } from './services.js'
 
 export const ADMIN_PREFIX = '/admin/api/v1'
@@ -85,6 +86,7 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
     Portal,
     PaymentRequestView,
     ErrorEnvelope,
+    Endpoint,
   ]) {
     // Shared schemas are added here, once: a child context that adds its own loses the custom validator.
     app.addSchema(schema)
@@ -148,6 +150,7 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
       await admin.register(paylinkRoutes, { services })
       await admin.register(orderRoutes, { services })
       await admin.register(portalAdminRoutes, { services })
+      await admin.register(webhookRoutes, { services })
     },
     { prefix: ADMIN_PREFIX },
   )

@@ -29,6 +29,7 @@ export async function startServer(config: Config): Promise<void> {
     if (err) logger.error({ err }, 'closing after an uncaught error')
     else logger.info({ signal }, 'closing: finishing requests in flight')
     await stopSweeper?.()
+    await services.dispatcher.stop()
     await app.close()
     services.mailer.close()
     await database.close()
@@ -36,6 +37,7 @@ export async function startServer(config: Config): Promise<void> {
 
   await app.listen({ port: config.port, host: config.host })
   stopSweeper = startOrderSweeper(services.orders, logger)
+  services.dispatcher.start()
   process.stdout.write(banner(config, database.kind, demo))
 }
 

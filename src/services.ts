@@ -13,6 +13,8 @@ import { PaylinkService } from './modules/paylinks/service.js'
 import { PortalService } from './modules/portals/service.js'
 import { ProductService } from './modules/products/service.js'
 import { ProjectService } from './modules/projects/service.js'
+import { WebhookDispatcher } from './modules/webhooks/dispatcher.js'
+import { WebhookService } from './modules/webhooks/service.js'
 
 export interface Services {
   config: Config
@@ -25,6 +27,8 @@ export interface Services {
   orders: OrderService
   checkout: CheckoutService
   portals: PortalService
+  webhooks: WebhookService
+  dispatcher: WebhookDispatcher
   mailer: Mailer
   logger: Logger
 }
@@ -52,6 +56,8 @@ export function createServices(
   const orders = new OrderService(db, clock, config)
   const checkout = new CheckoutService(db, clock, orders, provider)
   const portals = new PortalService(db, clock, config, projects, orders, mailer, logger, provider)
+  const webhooks = new WebhookService(db, clock, config)
+  const dispatcher = new WebhookDispatcher(db, clock, config, logger)
   return {
     config,
     database,
@@ -63,6 +69,8 @@ export function createServices(
     orders,
     checkout,
     portals,
+    webhooks,
+    dispatcher,
     mailer,
     logger,
   }

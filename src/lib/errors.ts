@@ -24,6 +24,8 @@ const STATUS = {
   order_not_found: 404,
   portal_not_found: 404,
   payment_method_not_found: 404,
+  webhook_not_found: 404,
+  delivery_not_found: 404,
   sku_taken: 409,
   conflict: 409,
   payload_too_large: 413,
@@ -47,6 +49,8 @@ const FIXED_MESSAGES: Partial<Record<ErrorCode, string>> = {
   pl000010: 'at least one of paylink products is not found',
   order_not_found: 'order not found',
   portal_not_found: 'portal not found',
+  webhook_not_found: 'webhook endpoint not found',
+  delivery_not_found: 'delivery not found',
 }
 
 export function statusOf(code: ErrorCode): number {

@@ -138,6 +138,56 @@ export interface PaymentMethodsTable {
   detached_at: NullableTimestamp
 }
 
+export interface WebhookEndpointsTable {
+  id: string
+  merchant_id: string
+  url: string
+  description: string | null
+  events: string[]
+  secret: string
+  previous_secret: string | null
+  previous_secret_expires_at: Date | null
+  enabled: ColumnType<boolean, boolean | undefined, boolean>
+  disabled_reason: string | null
+  created_at: Date
+  updated_at: Date
+  deleted_at: NullableTimestamp
+}
+
+export interface EventsTable {
+  id: string
+  merchant_id: string
+  type: string
+  payload: ColumnType<unknown, string, never>
+  created_at: Date
+}
+
+export type DeliveryStatus = 'pending' | 'succeeded' | 'failed'
+
+export interface WebhookDeliveriesTable {
+  id: string
+  event_id: string
+  endpoint_id: string
+  status: ColumnType<DeliveryStatus, DeliveryStatus | undefined, DeliveryStatus>
+  attempts: ColumnType<number, number | undefined, number>
+  next_attempt_at: Date | null
+  leased_until: ColumnType<Date | null, Date | null | undefined, Date | null>
+  created_at: Date
+  updated_at: Date
+}
+
+export interface WebhookAttemptsTable {
+  id: Generated<number>
+  delivery_id: string
+  attempt: number
+  started_at: Date
+  duration_ms: number
+  response_status: number | null
+  response_excerpt: string | null
+  error: string | null
+  succeeded: boolean
+}
+
 export interface DB {
   settings: SettingsTable
   merchants: MerchantsTable
@@ -156,7 +206,15 @@ export interface DB {
   payment_requests: PaymentRequestsTable
   checkout_setups: CheckoutSetupsTable
   payment_methods: PaymentMethodsTable
+  webhook_endpoints: WebhookEndpointsTable
+  events: EventsTable
+  webhook_deliveries: WebhookDeliveriesTable
+  webhook_attempts: WebhookAttemptsTable
 }
+
+export type WebhookEndpointRow = Selectable<WebhookEndpointsTable>
+export type WebhookDeliveryRow = Selectable<WebhookDeliveriesTable>
+export type WebhookAttemptRow = Selectable<WebhookAttemptsTable>
 
 export type PortalRow = Selectable<PortalsTable>
 export type PortalKeyRow = Selectable<PortalKeysTable>

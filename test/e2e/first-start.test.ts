@@ -2,29 +2,39 @@
 // A new user's first minutes: start the real server, open the printed demo paylink, pay, read the stat.
 
 import type { Browser } from 'playwright-core'
+import { Webhook } from 'standardwebhooks'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { fetchJson, freshDatabaseEnv, type ServerProcess, startServer } from '../helpers/process.js'
+import { type Receiver, startReceiver } from '../helpers/receiver.js'
 import { launchBrowser, screenshot } from './browser.js'
 
 let browser: Browser
 let server: ServerProcess
 let cleanup: () => Promise<void>
+let receiver: Receiver
 
 beforeAll(async () => {
   const fresh = await freshDatabaseEnv()
   cleanup = fresh.cleanup
-  server = await startServer(fresh.env)
+  server = await startServer({ ...fresh.env, WEBHOOK_ALLOW_PRIVATE_URLS: 'true' })
   browser = await launchBrowser()
+  receiver = await startReceiver()
 })
 afterAll(async () => {
   await browser?.close()
   await server?.stop()
+  await receiver?.close()
   await cleanup?.()
 })
 
-it('pays the printed demo paylink and sees one visit, one paid order and the revenue in its stat', async () => {
+it('pays the printed demo paylink: one visit, one paid order and the revenue in its stat, one verified order.paid', async () => {
   const out = server.output()
   const key = /API key \(shown only now\):\s+(pl_sk_[0-9a-f]{48})/.exec(out)?.[1] as string
+  const hook = await fetch(`${server.baseUrl}/admin/api/v1/webhooks`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ url: receiver.url, events: ['order.paid'] }),
+  }).then((r) => r.json())
   const demoUrl = /Demo paylink.*\n\s+(\S+)/.exec(out)?.[1] as string
   expect(demoUrl).toContain(`http://localhost:${server.port}/paylink/`)
 
@@ -52,4 +62,12 @@ it('pays the printed demo paylink and sees one visit, one paid order and the rev
     conversion: 1,
     revenue: [{ currency: 'USD', amount: 3000 }],
   })
+
+  await expect.poll(() => receiver.received.length, { timeout: 10_000 }).toBe(1)
+  const [delivery] = receiver.received
+  const event = new Webhook(hook.secret).verify(
+    delivery?.body as string,
+    delivery?.headers as Record<string, string>,
+  )
+  expect(event).toMatchObject({ type: 'order.paid', data: { status: 'paid', total_amount: 3000 } })
 })

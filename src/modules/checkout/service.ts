@@ -130,6 +130,7 @@ export class CheckoutService {
         .insertInto('visits')
         .values({ ...visit, order_id: order.id })
         .execute()
+      await this.orders.emit(tx, 'order.created', order.id)
     })
     return { kind: 'order', orderId: order.id }
   }
@@ -139,7 +140,7 @@ export class CheckoutService {
     let order = await orderRepo.findOrder(this.db, orderId)
     if (!order) return undefined
     if (order.status === 'created' && order.expires_at.getTime() <= this.clock.now().getTime()) {
-      await orderRepo.expireDueOrders(this.db, this.clock.now())
+      await this.orders.expireDue()
       order = (await orderRepo.findOrder(this.db, orderId)) as OrderDetail
     }
     const names = await this.db
@@ -176,12 +177,14 @@ export class CheckoutService {
         if (!order) return { kind: 'not_found' as const }
         if (order.status === 'paid') return { kind: 'already_paid' as const }
         if (order.status === 'expired' || order.expires_at.getTime() <= now.getTime()) {
-          await tx
+          const expired = await tx
             .updateTable('orders')
             .set({ status: 'expired', updated_at: now })
             .where('id', '=', orderId)
             .where('status', '=', 'created')
-            .execute()
+            .returning('id')
+            .executeTakeFirst()
+          if (expired) await this.orders.emit(tx, 'order.expired', orderId)
           return { kind: 'expired' as const }
         }
         await tx
@@ -231,6 +234,7 @@ export class CheckoutService {
       })
     } catch (error) {
       await this.settleFailure(
+        orderId,
         paymentId,
         'provider_error',
         'The payment could not be processed. No charge was made.',
@@ -250,16 +254,19 @@ export class CheckoutService {
       updated_at: settledAt,
     }
     if (outcome.status === 'declined') {
-      await this.db
-        .updateTable('payments')
-        .set({
-          ...cardColumns,
-          status: 'failed',
-          failure_code: outcome.code,
-          failure_message: outcome.message,
-        })
-        .where('id', '=', paymentId)
-        .execute()
+      await this.db.transaction().execute(async (tx) => {
+        await tx
+          .updateTable('payments')
+          .set({
+            ...cardColumns,
+            status: 'failed',
+            failure_code: outcome.code,
+            failure_message: outcome.message,
+          })
+          .where('id', '=', paymentId)
+          .execute()
+        await this.orders.emit(tx, 'order.payment_failed', orderId)
+      })
       return { kind: 'declined', code: outcome.code, message: outcome.message }
     }
     // Locks are taken order first, then payment, as in the claim: the reverse order deadlocks with a
@@ -278,17 +285,26 @@ export class CheckoutService {
         .where('id', '=', paymentId)
         .where('status', '=', 'processing')
         .execute()
+      await this.orders.emit(tx, 'order.paid', orderId)
     })
     return { kind: 'paid', order: (await this.orderPage(orderId)) as OrderPage }
   }
 
-  private async settleFailure(paymentId: string, code: string, message: string): Promise<void> {
-    await this.db
-      .updateTable('payments')
-      .set({ status: 'failed', failure_code: code, failure_message: message, updated_at: this.clock.now() })
-      .where('id', '=', paymentId)
-      .where('status', '=', 'processing')
-      .execute()
+  private async settleFailure(
+    orderId: string,
+    paymentId: string,
+    code: string,
+    message: string,
+  ): Promise<void> {
+    await this.db.transaction().execute(async (tx) => {
+      await tx
+        .updateTable('payments')
+        .set({ status: 'failed', failure_code: code, failure_message: message, updated_at: this.clock.now() })
+        .where('id', '=', paymentId)
+        .where('status', '=', 'processing')
+        .execute()
+      await this.orders.emit(tx, 'order.payment_failed', orderId)
+    })
   }
 
   /** Another attempt holds the order: it is either paid already or still being processed. */

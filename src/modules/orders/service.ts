@@ -1,13 +1,16 @@
 // Orders: what a buyer is asked to pay, with its items priced when the order was made.
 import type { Config } from '../../lib/config.js'
-import type { Db } from '../../lib/db.js'
+import type { Db, Executor } from '../../lib/db.js'
 import { AppError } from '../../lib/errors.js'
 import { newPrefixedId } from '../../lib/ids.js'
 import { sumAmounts } from '../../lib/money.js'
 import type { OrderItemRow, OrderRow } from '../../lib/schema.js'
 import type { Clock } from '../../lib/time.js'
+import { emitEvent } from '../webhooks/events.js'
 import * as repo from './repo.js'
-import type { ListOrdersQuery, OrderDetail } from './schemas.js'
+import { type ListOrdersQuery, type OrderDetail, orderView } from './schemas.js'
+
+export type OrderEventType = 'order.created' | 'order.paid' | 'order.payment_failed' | 'order.expired'
 
 export interface NewOrder {
   merchantId: string
@@ -34,7 +37,7 @@ export class OrderService {
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,
-    private readonly config: Pick<Config, 'orderTtlMinutes'>,
+    private readonly config: Pick<Config, 'orderTtlMinutes' | 'publicUrl'>,
   ) {}
 
   /** When an order made now expires. */
@@ -93,7 +96,24 @@ export class OrderService {
     })
   }
 
-  /** One sweep of the expiry job: expires due orders and closes lost payment attempts. */
+  /** Announces an order event with the order as the API shows it, inside the caller's transaction. */
+  async emit(tx: Executor, type: OrderEventType, orderId: string): Promise<void> {
+    const detail = await repo.findOrder(tx, orderId)
+    if (!detail) return
+    const data = orderView(detail, this.config.publicUrl)
+    await emitEvent(tx, { merchantId: detail.merchant_id, type, data, at: this.clock.now() })
+  }
+
+  /** Expires a batch of due orders and announces each, in one transaction. */
+  async expireDue(batch = 500): Promise<string[]> {
+    return this.db.transaction().execute(async (tx) => {
+      const ids = await repo.expireDueOrders(tx, this.clock.now(), batch)
+      for (const id of ids) await this.emit(tx, 'order.expired', id)
+      return ids
+    })
+  }
+
+  /** One sweep of the expiry job: closes lost payment attempts, then expires due orders. */
   async sweep(): Promise<{ expired: string[]; stalePayments: number }> {
     const now = this.clock.now()
     const stalePayments = await repo.failStalePayments(
@@ -103,7 +123,7 @@ export class OrderService {
     )
     const expired: string[] = []
     for (;;) {
-      const batch = await repo.expireDueOrders(this.db, now)
+      const batch = await this.expireDue()
       expired.push(...batch)
       if (batch.length < 500) break
     }

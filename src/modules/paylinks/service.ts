@@ -6,6 +6,7 @@ import { newPaylinkId } from '../../lib/ids.js'
 import { addDays, type Clock } from '../../lib/time.js'
 import * as productRepo from '../products/repo.js'
 import type { ProjectService } from '../projects/service.js'
+import { emitEvent } from '../webhooks/events.js'
 import * as repo from './repo.js'
 import {
   isExpired,
@@ -13,6 +14,7 @@ import {
   type PaylinkBody,
   type PaylinkStat,
   type PaylinkWithProducts,
+  paylinkView,
   type UrlQuery,
 } from './schemas.js'
 
@@ -33,7 +35,7 @@ export class PaylinkService {
       await this.projects.get(merchantId, body.project_id, tx)
       await this.checkProducts(tx, merchantId, body.project_id, body.products)
       const now = this.clock.now()
-      return repo.insertPaylink(
+      const paylink = await repo.insertPaylink(
         tx,
         {
           id: newPaylinkId(),
@@ -47,6 +49,8 @@ export class PaylinkService {
         },
         body.products,
       )
+      await this.announce(tx, 'paylink.created', paylink)
+      return paylink
     })
   }
 
@@ -68,7 +72,9 @@ export class PaylinkService {
         ...(body.name !== undefined ? { name: body.name } : {}),
       })
       await repo.setProducts(tx, id, body.products)
-      return { ...row, product_ids: body.products }
+      const paylink = { ...row, product_ids: body.products }
+      await this.announce(tx, 'paylink.updated', paylink)
+      return paylink
     })
   }
 
@@ -79,8 +85,24 @@ export class PaylinkService {
   }
 
   async delete(merchantId: string, id: string): Promise<void> {
-    if (!(await repo.softDeletePaylink(this.db, merchantId, id, this.clock.now())))
-      throw new AppError('pl000002')
+    await this.db.transaction().execute(async (tx) => {
+      const paylink = await repo.findPaylink(tx, merchantId, id, { forUpdate: true })
+      if (!paylink) throw new AppError('pl000002')
+      const now = this.clock.now()
+      await repo.softDeletePaylink(tx, merchantId, id, now)
+      await this.announce(tx, 'paylink.deleted', { ...paylink, deleted_at: now, updated_at: now })
+    })
+  }
+
+  /** The paylink as the API shows it, written to the outbox in the transaction of the change. */
+  private announce(
+    tx: Tx,
+    type: 'paylink.created' | 'paylink.updated' | 'paylink.deleted',
+    paylink: PaylinkWithProducts,
+  ) {
+    const now = this.clock.now()
+    const data = paylinkView(paylink, now, this.config.publicUrl)
+    return emitEvent(tx, { merchantId: paylink.merchant_id, type, data, at: now })
   }
 
   async list(merchantId: string, projectId: string, offset: number, limit: number) {

@@ -14,8 +14,9 @@ import type { CardInput, PaymentProvider } from '../checkout/provider.js'
 import * as orderRepo from '../orders/repo.js'
 import type { OrderService } from '../orders/service.js'
 import type { ProjectService } from '../projects/service.js'
+import { emitEvent } from '../webhooks/events.js'
 import * as repo from './repo.js'
-import type { CreatePortalBody } from './schemas.js'
+import { type CreatePortalBody, paymentMethodView, paymentRequestView } from './schemas.js'
 
 const PORTAL_KEY = /^sk-[0-9a-f]{64}$/
 const SETUP_TTL_MS = 24 * 60 * 60 * 1000
@@ -171,21 +172,31 @@ export class PortalService {
     input: { userName: string; email: string; message: string },
   ): Promise<PaymentRequestRow> {
     const now = this.clock.now()
-    const request = await this.db
-      .insertInto('payment_requests')
-      .values({
-        id: newPrefixedId('preq'),
-        merchant_id: portal.merchantId,
-        project_id: portal.projectId,
-        portal_id: portal.portalId,
-        user_name: input.userName.trim(),
-        email: input.email.trim(),
-        message: input.message.trim(),
-        mail_error: null,
-        created_at: now,
+    // The request and its event commit together; the mail goes out after the commit.
+    const request = await this.db.transaction().execute(async (tx) => {
+      const row = await tx
+        .insertInto('payment_requests')
+        .values({
+          id: newPrefixedId('preq'),
+          merchant_id: portal.merchantId,
+          project_id: portal.projectId,
+          portal_id: portal.portalId,
+          user_name: input.userName.trim(),
+          email: input.email.trim(),
+          message: input.message.trim(),
+          mail_error: null,
+          created_at: now,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow()
+      await emitEvent(tx, {
+        merchantId: portal.merchantId,
+        type: 'portal.payment_request.created',
+        data: paymentRequestView(row),
+        at: now,
       })
-      .returningAll()
-      .executeTakeFirstOrThrow()
+      return row
+    })
     const mail = await this.mailRequest(portal, request)
     return this.db
       .updateTable('payment_requests')
@@ -290,7 +301,10 @@ export class PortalService {
       },
       this.clock.now(),
     )
-    await this.db.transaction().execute((tx) => orderRepo.insertOrder(tx, order, items))
+    await this.db.transaction().execute(async (tx) => {
+      await orderRepo.insertOrder(tx, order, items)
+      await this.orders.emit(tx, 'order.created', order.id)
+    })
     return `${this.config.publicUrl}/pay/${order.id}`
   }
 
@@ -325,6 +339,7 @@ export class PortalService {
       .selectAll('checkout_setups')
       .select([
         'portals.name as portal_name',
+        'portals.merchant_id',
         'projects.name as project_name',
         'merchants.name as merchant_name',
       ])
@@ -368,7 +383,7 @@ export class PortalService {
         .forUpdate()
         .executeTakeFirst()
       if (!open) return false
-      await repo.savePaymentMethod(tx, {
+      const method = {
         id: newPrefixedId('pm'),
         portal_id: setup.portal_id,
         setup_id: id,
@@ -379,6 +394,13 @@ export class PortalService {
         card_exp_month: result.card.expMonth,
         card_exp_year: result.card.expYear,
         created_at: now,
+      }
+      await repo.savePaymentMethod(tx, method)
+      await emitEvent(tx, {
+        merchantId: setup.merchant_id,
+        type: 'portal.payment_method.saved',
+        data: paymentMethodView({ ...method, detached_at: null }),
+        at: now,
       })
       await tx
         .updateTable('checkout_setups')
