@@ -1,5 +1,5 @@
 // TypeBox pieces shared by every route declaration: ids, the error body, pagination.
-import { type Static, type TSchema, Type } from 'typebox'
+import { type Static, type TArray, type TProperties, type TSchema, Type } from 'typebox'
 import { OBJECT_ID_PATTERN, PAYLINK_ID_PATTERN } from './ids.js'
 import { CURRENCY_PATTERN, MAX_AMOUNT } from './money.js'
 
@@ -68,3 +68,19 @@ export const PaginationQuery = Type.Object({
 export type PaginationQuery = Static<typeof PaginationQuery>
 
 export const NoContent = Type.Null({ description: 'No content' })
+
+/** A page of a list, as every list of the admin API answers: the scope, the paging and a total. */
+export function PageOf<K extends string, T extends TSchema, S extends TProperties = Record<never, TSchema>>(
+  key: K,
+  item: T,
+  scope?: S,
+) {
+  return Type.Object({
+    merchant_id: ObjectId(),
+    ...(scope ?? ({} as S)),
+    limit: Type.Integer(),
+    offset: Type.Integer(),
+    total: Type.Integer(),
+    ...({ [key]: Type.Array(item) } as { [P in K]: TArray<T> }),
+  })
+}

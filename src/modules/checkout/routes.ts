@@ -12,7 +12,8 @@ import { formatMoney } from '../../lib/money.js'
 import { installationSecret } from '../../lib/secrets.js'
 import type { Services } from '../../services.js'
 import type { OrderDetail } from '../orders/schemas.js'
-import { type CardErrors, parseCard } from './card.js'
+import { type CardErrors, type CardForm, parseCard } from './card.js'
+import type { CardInput } from './provider.js'
 import type { OrderPage, Storefront } from './service.js'
 
 const tags = ['checkout']
@@ -68,6 +69,14 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
   const limited = {
     rateLimit:
       config.publicRateLimit > 0 ? { max: config.publicRateLimit, timeWindow: '1 minute' } : (false as const),
+  }
+
+  /** The card of a form, or the buyer-facing reason per field, including the provider's refusal. */
+  const readCard = (form: CardForm): { card?: CardInput; errors: NonNullable<FormState['errors']> } => {
+    const parsed = parseCard(form, services.clock.now())
+    if ('errors' in parsed) return { errors: { ...parsed.errors } }
+    const refusal = checkout.provider.rejectCard(parsed.card)
+    return refusal ? { errors: { card_number: refusal } } : { card: parsed.card, errors: {} }
   }
 
   const message = (
@@ -174,6 +183,8 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
   )
 
   const orderParams = Type.Object({ order_id: Type.String({ maxLength: 64 }) })
+  const orderNotFound = (reply: FastifyReply) =>
+    message(reply, 404, { heading: 'Order not found', text: 'This payment page does not exist.' })
 
   const renderForm = (
     request: FastifyRequest,
@@ -246,8 +257,7 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
     },
     async (request, reply) => {
       const page = await checkout.orderPage(request.params.order_id)
-      if (!page)
-        return message(reply, 404, { heading: 'Order not found', text: 'This payment page does not exist.' })
+      if (!page) return orderNotFound(reply)
       if (page.order.status !== 'created') return renderState(request, reply, page)
       return renderForm(request, reply, page, {})
     },
@@ -277,22 +287,16 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
     },
     async (request, reply) => {
       const page = await checkout.orderPage(request.params.order_id)
-      if (!page)
-        return message(reply, 404, { heading: 'Order not found', text: 'This payment page does not exist.' })
+      if (!page) return orderNotFound(reply)
       if (page.order.status !== 'created') return renderState(request, reply, page)
 
       const form = request.body
       const email = form.email?.trim() ?? ''
       const values = { email, card_exp: form.card_exp, card_name: form.card_name }
-      const parsed = parseCard(form, services.clock.now())
-      const errors: FormState['errors'] = 'errors' in parsed ? { ...parsed.errors } : {}
+      const { card, errors } = readCard(form)
       if (!email) errors.email = 'Enter your email address for the receipt.'
       else if (!EMAIL.test(email) || email.length > 254) errors.email = 'This email address is not valid.'
-      if ('card' in parsed) {
-        const refusal = checkout.provider.rejectCard(parsed.card)
-        if (refusal) errors.card_number = refusal
-      }
-      if (Object.keys(errors).length > 0 || !('card' in parsed)) {
+      if (!card || Object.keys(errors).length > 0) {
         return renderForm(
           request,
           reply,
@@ -309,7 +313,7 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
         )
       }
 
-      const result = await checkout.pay(page.order.id, email, parsed.card)
+      const result = await checkout.pay(page.order.id, email, card)
       switch (result.kind) {
         case 'paid':
           return reply.redirect(
@@ -349,10 +353,7 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
         case 'expired':
           return renderState(request, reply, { ...page, order: { ...page.order, status: 'expired' } })
         case 'not_found':
-          return message(reply, 404, {
-            heading: 'Order not found',
-            text: 'This payment page does not exist.',
-          })
+          return orderNotFound(reply)
       }
     },
   )
@@ -450,17 +451,12 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
       const setup = await services.portals.setupPage(request.params.setup_id)
       if (!setup) return setupNotFound(reply)
       const values = { card_exp: request.body.card_exp, card_name: request.body.card_name }
-      const parsed = parseCard(request.body, services.clock.now())
-      const errors: FormState['errors'] = 'errors' in parsed ? { ...parsed.errors } : {}
-      if ('card' in parsed) {
-        const refusal = checkout.provider.rejectCard(parsed.card)
-        if (refusal) errors.card_number = refusal
-      }
-      if (Object.keys(errors).length > 0 || !('card' in parsed)) {
+      const { card, errors } = readCard(request.body)
+      if (!card) {
         const error = { heading: 'Please check the form.', text: 'Some details need fixing.' }
         return renderSetup(reply, setup, { values, errors, error }, 400)
       }
-      const result = await services.portals.completeSetup(setup.id, parsed.card)
+      const result = await services.portals.completeSetup(setup.id, card)
       switch (result.kind) {
         case 'saved':
         case 'already_completed':

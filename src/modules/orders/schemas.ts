@@ -1,5 +1,5 @@
 import { type Static, Type } from 'typebox'
-import { IsoDateTime, ObjectId, PaylinkId } from '../../lib/http.js'
+import { IsoDateTime, ObjectId, PageOf, PaylinkId } from '../../lib/http.js'
 import type { OrderItemRow, OrderRow, PaymentRow } from '../../lib/schema.js'
 
 export const ORDER_ID_PATTERN = '^ord_[0-9a-f]{24}$'
@@ -79,13 +79,7 @@ export const ListOrdersQuery = Type.Object({
 })
 export type ListOrdersQuery = Static<typeof ListOrdersQuery>
 
-export const OrderList = Type.Object({
-  merchant_id: ObjectId(),
-  limit: Type.Integer(),
-  offset: Type.Integer(),
-  total: Type.Integer(),
-  orders: Type.Array(Type.Ref('Order')),
-})
+export const OrderList = PageOf('orders', Type.Ref('Order'))
 
 export interface OrderDetail extends OrderRow {
   items: OrderItemRow[]

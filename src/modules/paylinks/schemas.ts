@@ -1,6 +1,6 @@
 import { type Static, Type } from 'typebox'
 import type { ErrorCode, ValidationCodeRule } from '../../lib/errors.js'
-import { ObjectId, PaylinkId } from '../../lib/http.js'
+import { ObjectId, PageOf, PaylinkId } from '../../lib/http.js'
 import type { PaylinkRow } from '../../lib/schema.js'
 import { type ProtoTimestamp, toProtoTimestamp } from '../../lib/time.js'
 
@@ -98,14 +98,7 @@ export const ListQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 10 })),
 })
 
-export const PaylinkList = Type.Object({
-  merchant_id: ObjectId(),
-  project_id: ObjectId(),
-  limit: Type.Integer(),
-  offset: Type.Integer(),
-  total: Type.Integer(),
-  paylinks: Type.Array(Type.Ref('Paylink')),
-})
+export const PaylinkList = PageOf('paylinks', Type.Ref('Paylink'), { project_id: ObjectId() })
 
 export interface PaylinkWithProducts extends PaylinkRow {
   product_ids: string[]

@@ -1,7 +1,7 @@
 // The merchant's side of portals: portals, their keys, their saved payment method, and sales requests.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { errors, NoContent, ObjectId } from '../../lib/http.js'
+import { errors, NoContent, ObjectId, PageOf } from '../../lib/http.js'
 import type { Services } from '../../services.js'
 import {
   CreatePortalBody,
@@ -51,13 +51,7 @@ export const portalAdminRoutes: FastifyPluginAsyncTypebox<{ services: Services }
         summary: 'List portals, newest first',
         querystring: Type.Object({ project_id: Type.Optional(ObjectId()), ...Paging }),
         response: {
-          200: Type.Object({
-            merchant_id: ObjectId(),
-            limit: Type.Integer(),
-            offset: Type.Integer(),
-            total: Type.Integer(),
-            portals: Type.Array(Type.Ref('Portal')),
-          }),
+          200: PageOf('portals', Type.Ref('Portal')),
           ...errors(400, 401),
         },
       },
@@ -185,13 +179,7 @@ export const portalAdminRoutes: FastifyPluginAsyncTypebox<{ services: Services }
           ...Paging,
         }),
         response: {
-          200: Type.Object({
-            merchant_id: ObjectId(),
-            limit: Type.Integer(),
-            offset: Type.Integer(),
-            total: Type.Integer(),
-            payment_requests: Type.Array(Type.Ref('PaymentRequest')),
-          }),
+          200: PageOf('payment_requests', Type.Ref('PaymentRequest')),
           ...errors(400, 401),
         },
       },

@@ -1,5 +1,5 @@
 import { type Static, Type } from 'typebox'
-import { IsoDateTime, Money, ObjectId, PaginationQuery } from '../../lib/http.js'
+import { IsoDateTime, Money, ObjectId, PageOf, PaginationQuery } from '../../lib/http.js'
 import type { ProductRow } from '../../lib/schema.js'
 
 export const SKU_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$'
@@ -74,13 +74,8 @@ export const ListProductsQuery = Type.Evaluate(
 )
 export type ListProductsQuery = Static<typeof ListProductsQuery>
 
-export const ProductList = Type.Object({
-  merchant_id: ObjectId(),
+export const ProductList = PageOf('products', Type.Ref('Product'), {
   project_id: Type.Union([ObjectId(), Type.Null()]),
-  limit: Type.Integer(),
-  offset: Type.Integer(),
-  total: Type.Integer(),
-  products: Type.Array(Type.Ref('Product')),
 })
 
 export interface Price {

@@ -6,6 +6,7 @@ import {
   HttpUrl,
   IsoDateTime,
   ObjectId,
+  PageOf,
   PaginationQuery,
 } from '../../lib/http.js'
 import type { ProjectRow } from '../../lib/schema.js'
@@ -52,13 +53,7 @@ export type UpdateProjectBody = Static<typeof UpdateProjectBody>
 
 export const ProjectParams = Type.Object({ project_id: ObjectId() })
 
-export const ProjectList = Type.Object({
-  merchant_id: ObjectId(),
-  limit: Type.Integer(),
-  offset: Type.Integer(),
-  total: Type.Integer(),
-  projects: Type.Array(Type.Ref('Project')),
-})
+export const ProjectList = PageOf('projects', Type.Ref('Project'))
 
 export { errors, PaginationQuery }
 
