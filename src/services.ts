@@ -54,7 +54,7 @@ export function createServices(
   const products = new ProductService(db, clock, projects)
   const paylinks = new PaylinkService(db, clock, config, projects)
   const orders = new OrderService(db, clock, config)
-  const checkout = new CheckoutService(db, clock, orders, provider)
+  const checkout = new CheckoutService(db, clock, orders, provider, database.kind === 'pglite' ? 1 : 4)
   const portals = new PortalService(db, clock, config, projects, orders, mailer, logger, provider)
   const webhooks = new WebhookService(db, clock, config)
   const dispatcher = new WebhookDispatcher(db, clock, config, logger)

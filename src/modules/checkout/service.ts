@@ -1,8 +1,12 @@
 // The buyer's side: opening a public paylink (a visit and an order) and paying an order exactly once.
+
+import type { Insertable } from 'kysely'
+import { LRUCache } from 'lru-cache'
 import type { Db } from '../../lib/db.js'
+import { GroupCommitter } from '../../lib/group-commit.js'
 import { newPrefixedId } from '../../lib/ids.js'
 import { isUniqueViolation } from '../../lib/pg-errors.js'
-import type { OrderRow } from '../../lib/schema.js'
+import type { OrderItemRow, OrderRow, VisitsTable } from '../../lib/schema.js'
 import { installationSecret } from '../../lib/secrets.js'
 import type { Clock } from '../../lib/time.js'
 import { type VisitSource, visitFacts } from '../analytics/visits.js'
@@ -10,7 +14,25 @@ import * as orderRepo from '../orders/repo.js'
 import type { OrderDetail } from '../orders/schemas.js'
 import type { OrderService } from '../orders/service.js'
 import { isExpired } from '../paylinks/schemas.js'
+import { emitEvents } from '../webhooks/events.js'
 import type { CardInput, PaymentProvider } from './provider.js'
+
+/** What the public paylink path needs of a link, cached briefly in process. */
+interface PublicLink {
+  id: string
+  merchantId: string
+  projectId: string
+  expiresAt: Date
+  defaultCurrency: string
+  projectName: string
+  merchantName: string
+  products: { id: string; name: string; archived: boolean; prices: Record<string, number> }[]
+}
+
+interface VisitWrite {
+  visit: Insertable<VisitsTable>
+  order?: { order: OrderRow; items: OrderItemRow[] }
+}
 
 export interface Storefront {
   merchantName: string
@@ -39,20 +61,114 @@ export type PayResult =
 
 export class CheckoutService {
   private visitorSecret: Promise<string> | undefined
+  private readonly links = new LRUCache<string, PublicLink | 'none'>({ max: 10_000, ttl: 1000 })
+  private readonly writer: GroupCommitter<VisitWrite>
 
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,
     private readonly orders: OrderService,
     readonly provider: PaymentProvider,
-  ) {}
+    /** Batches written at once: one on the embedded database's single connection, a few on PostgreSQL. */
+    writeConcurrency = 1,
+  ) {
+    this.writer = new GroupCommitter((batch) => this.writeVisits(batch), {
+      maxBatch: 200,
+      maxInFlight: writeConcurrency,
+    })
+  }
 
   /**
    * Records a visit of a public paylink and, when the link can be paid, creates its order in the same
    * transaction. Unknown and deleted links record nothing.
    */
   async openPaylink(paylinkId: string, source: VisitSource, requestedCurrency?: string): Promise<OpenResult> {
-    const link = await this.db
+    const link = await this.publicLink(paylinkId)
+    if (!link) return { kind: 'not_found' }
+    const storefront = { merchantName: link.merchantName, projectName: link.projectName }
+    const now = this.clock.now()
+    const facts = visitFacts(source, await this.secret(), now)
+    const visit = { paylink_id: link.id, visited_at: now, ...facts }
+
+    const recordOnly = async <T>(result: T): Promise<T> => {
+      await this.writer.submit({ visit: { ...visit, order_id: null } })
+      return result
+    }
+    // Expiry is decided on every request, from the (possibly cached) expiry instant.
+    if (isExpired({ expires_at: link.expiresAt }, now)) return recordOnly({ kind: 'expired', ...storefront })
+
+    const currency = requestedCurrency ?? link.defaultCurrency
+    if (link.products.some((p) => p.archived)) {
+      return recordOnly({ kind: 'unavailable', reason: 'archived', currency, ...storefront })
+    }
+    if (link.products.some((p) => p.prices[currency] === undefined)) {
+      return recordOnly(
+        requestedCurrency
+          ? { kind: 'bad_currency', currency, ...storefront }
+          : { kind: 'unavailable', reason: 'no_price', currency, ...storefront },
+      )
+    }
+
+    const { order, items } = this.orders.build(
+      {
+        merchantId: link.merchantId,
+        projectId: link.projectId,
+        currency,
+        lines: link.products.map((p) => ({
+          productId: p.id,
+          name: p.name,
+          quantity: 1,
+          unitAmount: p.prices[currency] as number,
+        })),
+        source: { paylinkId: link.id, ...facts },
+      },
+      now,
+    )
+    // The redirect is answered only after the visit and the order are committed (group commit): an
+    // acknowledged visit is never lost.
+    await this.writer.submit({ visit: { ...visit, order_id: order.id }, order: { order, items } })
+    return { kind: 'order', orderId: order.id }
+  }
+
+  /** Writes a batch of visits, their orders and the orders' events in one transaction. */
+  private async writeVisits(batch: VisitWrite[]): Promise<void> {
+    const orders = batch.flatMap((b) => (b.order ? [b.order] : []))
+    await this.db.transaction().execute(async (tx) => {
+      if (orders.length > 0) {
+        await tx
+          .insertInto('orders')
+          .values(orders.map((o) => o.order))
+          .execute()
+        await tx
+          .insertInto('order_items')
+          .values(orders.flatMap((o) => o.items))
+          .execute()
+      }
+      await tx
+        .insertInto('visits')
+        .values(batch.map((b) => b.visit))
+        .execute()
+      await emitEvents(
+        tx,
+        orders.map((o) => this.orders.createdEvent(o.order, o.items)),
+      )
+    })
+  }
+
+  /**
+   * A live paylink with what its public page needs, cached in process for a second: deleting a link or
+   * changing its products takes effect everywhere within that second.
+   */
+  private async publicLink(id: string): Promise<PublicLink | null> {
+    const cached = this.links.get(id)
+    if (cached !== undefined) return cached === 'none' ? null : cached
+    const link = await this.loadPublicLink(id)
+    this.links.set(id, link ?? 'none')
+    return link
+  }
+
+  private async loadPublicLink(id: string): Promise<PublicLink | null> {
+    const row = await this.db
       .selectFrom('paylinks')
       .innerJoin('projects', 'projects.id', 'paylinks.project_id')
       .innerJoin('merchants', 'merchants.id', 'paylinks.merchant_id')
@@ -65,74 +181,44 @@ export class CheckoutService {
         'projects.name as project_name',
         'merchants.name as merchant_name',
       ])
-      .where('paylinks.id', '=', paylinkId)
+      .where('paylinks.id', '=', id)
       .where('paylinks.deleted_at', 'is', null)
       .where('projects.deleted_at', 'is', null)
       .executeTakeFirst()
-    if (!link) return { kind: 'not_found' }
-    const storefront = { merchantName: link.merchant_name, projectName: link.project_name }
-    const now = this.clock.now()
-    const facts = visitFacts(source, await this.secret(), now)
-    const visit = { paylink_id: link.id, visited_at: now, ...facts }
-
-    const recordOnly = async <T>(result: T): Promise<T> => {
-      await this.db
-        .insertInto('visits')
-        .values({ ...visit, order_id: null })
-        .execute()
-      return result
-    }
-    if (isExpired(link, now)) return recordOnly({ kind: 'expired', ...storefront })
-
-    const currency = requestedCurrency ?? link.default_currency
-    const products = await this.db
+    if (!row) return null
+    const lines = await this.db
       .selectFrom('paylink_products')
       .innerJoin('products', 'products.id', 'paylink_products.product_id')
-      .leftJoin('product_prices', (join) =>
-        join
-          .onRef('product_prices.product_id', '=', 'products.id')
-          .on('product_prices.currency', '=', currency),
-      )
-      .select(['products.id', 'products.name', 'products.archived_at', 'product_prices.amount'])
-      .where('paylink_products.paylink_id', '=', link.id)
+      .leftJoin('product_prices', 'product_prices.product_id', 'products.id')
+      .select([
+        'products.id',
+        'products.name',
+        'products.archived_at',
+        'product_prices.currency',
+        'product_prices.amount',
+      ])
+      .where('paylink_products.paylink_id', '=', id)
       .orderBy('paylink_products.position')
       .execute()
-    if (products.some((p) => p.archived_at !== null)) {
-      return recordOnly({ kind: 'unavailable', reason: 'archived', currency, ...storefront })
+    const products: PublicLink['products'] = []
+    for (const line of lines) {
+      let product = products.find((p) => p.id === line.id)
+      if (!product) {
+        product = { id: line.id, name: line.name, archived: line.archived_at !== null, prices: {} }
+        products.push(product)
+      }
+      if (line.currency !== null && line.amount !== null) product.prices[line.currency] = Number(line.amount)
     }
-    if (products.some((p) => p.amount === null)) {
-      return recordOnly(
-        requestedCurrency
-          ? { kind: 'bad_currency', currency, ...storefront }
-          : { kind: 'unavailable', reason: 'no_price', currency, ...storefront },
-      )
+    return {
+      id: row.id,
+      merchantId: row.merchant_id,
+      projectId: row.project_id,
+      expiresAt: row.expires_at,
+      defaultCurrency: row.default_currency,
+      projectName: row.project_name,
+      merchantName: row.merchant_name,
+      products,
     }
-
-    const { order, items } = this.orders.build(
-      {
-        merchantId: link.merchant_id,
-        projectId: link.project_id,
-        currency,
-        lines: products.map((p) => ({
-          productId: p.id,
-          name: p.name,
-          quantity: 1,
-          unitAmount: Number(p.amount),
-        })),
-        source: { paylinkId: link.id, ...facts },
-      },
-      now,
-    )
-    // The redirect is answered only after both rows are committed: an acknowledged visit is never lost.
-    await this.db.transaction().execute(async (tx) => {
-      await orderRepo.insertOrder(tx, order, items)
-      await tx
-        .insertInto('visits')
-        .values({ ...visit, order_id: order.id })
-        .execute()
-      await this.orders.emit(tx, 'order.created', order.id)
-    })
-    return { kind: 'order', orderId: order.id }
   }
 
   /** The order with what its pages show; expires it first when its time is up. */

@@ -6,7 +6,7 @@ import { newPrefixedId } from '../../lib/ids.js'
 import { sumAmounts } from '../../lib/money.js'
 import type { OrderItemRow, OrderRow } from '../../lib/schema.js'
 import type { Clock } from '../../lib/time.js'
-import { emitEvent } from '../webhooks/events.js'
+import { emitEvent, type NewEvent } from '../webhooks/events.js'
 import * as repo from './repo.js'
 import { type ListOrdersQuery, type OrderDetail, orderView } from './schemas.js'
 
@@ -94,6 +94,12 @@ export class OrderService {
       offset: query.offset ?? 0,
       limit: query.limit ?? 10,
     })
+  }
+
+  /** The order.created event of a new order, built from its rows without reading them back. */
+  createdEvent(order: OrderRow, items: OrderItemRow[]): NewEvent {
+    const data = orderView({ ...order, items, payments: [] }, this.config.publicUrl)
+    return { merchantId: order.merchant_id, type: 'order.created', data, at: order.created_at }
   }
 
   /** Announces an order event with the order as the API shows it, inside the caller's transaction. */

@@ -27,30 +27,45 @@ export interface EventPayload {
   data: unknown
 }
 
-export async function emitEvent(
-  tx: Executor,
-  event: { merchantId: string; type: EventType; data: unknown; at: Date },
-): Promise<string> {
-  const id = `msg_${randomBytes(12).toString('hex')}`
-  const payload: EventPayload = { type: event.type, timestamp: event.at.toISOString(), data: event.data }
-  await tx
-    .insertInto('events')
-    .values({
-      id,
+export interface NewEvent {
+  merchantId: string
+  type: EventType
+  data: unknown
+  at: Date
+}
+
+/** Writes one event to the outbox in the caller's transaction. */
+export async function emitEvent(tx: Executor, event: NewEvent): Promise<string> {
+  const [id] = await emitEvents(tx, [event])
+  return id as string
+}
+
+/** Writes events to the outbox, with a delivery for each subscribed endpoint, in two statements. */
+export async function emitEvents(tx: Executor, events: NewEvent[]): Promise<string[]> {
+  if (events.length === 0) return []
+  const rows = events.map((event) => {
+    const payload: EventPayload = { type: event.type, timestamp: event.at.toISOString(), data: event.data }
+    return {
+      id: `msg_${randomBytes(12).toString('hex')}`,
       merchant_id: event.merchantId,
       type: event.type,
       payload: JSON.stringify(payload),
       created_at: event.at,
-    })
-    .execute()
-  // Fan out in the same statement; delivery ids need no cryptographic strength, only uniqueness.
+    }
+  })
+  await tx.insertInto('events').values(rows).execute()
+  const ids = rows.map((r) => r.id)
+  // Fan out in one statement; delivery ids need no cryptographic strength, only uniqueness.
   await sql`
     INSERT INTO webhook_deliveries (id, event_id, endpoint_id, next_attempt_at, created_at, updated_at)
-    SELECT 'whd_' || substr(md5(random()::text || clock_timestamp()::text || e.id), 1, 24), ${id}, e.id, ${event.at}, ${event.at}, ${event.at}
-    FROM webhook_endpoints e
-    WHERE e.merchant_id = ${event.merchantId}
-      AND e.enabled AND e.deleted_at IS NULL
-      AND (${event.type} = ANY (e.events) OR ${ALL_EVENTS} = ANY (e.events))
+    SELECT 'whd_' || substr(md5(random()::text || clock_timestamp()::text || e.id || ev.id), 1, 24),
+           ev.id, e.id, ev.created_at, ev.created_at, ev.created_at
+    FROM events ev
+    JOIN webhook_endpoints e
+      ON e.merchant_id = ev.merchant_id
+     AND e.enabled AND e.deleted_at IS NULL
+     AND (ev.type = ANY (e.events) OR ${ALL_EVENTS} = ANY (e.events))
+    WHERE ev.id = ANY (${ids}::text[])
   `.execute(tx)
-  return id
+  return ids
 }
