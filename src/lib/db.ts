@@ -138,3 +138,26 @@ export async function isReachable(db: Db): Promise<boolean> {
     return false
   }
 }
+
+/** Tables of merchant-owned objects that are deleted by marking them, so their history stays. */
+export type SoftDeletable = 'projects' | 'paylinks' | 'portals'
+
+/** Marks a live object of the merchant deleted; false when there is none (or it is another merchant's). */
+export async function softDelete(
+  db: Executor,
+  table: SoftDeletable,
+  merchantId: string,
+  id: string,
+  now: Date,
+): Promise<boolean> {
+  // The three tables share these columns; Kysely checks a union of tables column by column.
+  const row = await db
+    .updateTable(table)
+    .set({ deleted_at: now, updated_at: now })
+    .where('id', '=', id)
+    .where('merchant_id', '=', merchantId)
+    .where('deleted_at', 'is', null)
+    .returning('id')
+    .executeTakeFirst()
+  return row !== undefined
+}

@@ -67,23 +67,6 @@ export function updatePaylinkRow(
   return db.updateTable('paylinks').set(changes).where('id', '=', id).returningAll().executeTakeFirstOrThrow()
 }
 
-export async function softDeletePaylink(
-  db: Executor,
-  merchantId: string,
-  id: string,
-  now: Date,
-): Promise<boolean> {
-  const row = await db
-    .updateTable('paylinks')
-    .set({ deleted_at: now, updated_at: now })
-    .where('id', '=', id)
-    .where('merchant_id', '=', merchantId)
-    .where('deleted_at', 'is', null)
-    .returning('id')
-    .executeTakeFirst()
-  return row !== undefined
-}
-
 export async function listPaylinks(
   db: Executor,
   merchantId: string,

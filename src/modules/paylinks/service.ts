@@ -1,6 +1,6 @@
 // Paylinks: 1 to 6 products of one project with an expiry; the rules and error codes of the paylinks API.
 import type { Config } from '../../lib/config.js'
-import type { Db, Tx } from '../../lib/db.js'
+import { type Db, softDelete, type Tx } from '../../lib/db.js'
 import { AppError, invalid } from '../../lib/errors.js'
 import { newPaylinkId } from '../../lib/ids.js'
 import { addDays, type Clock } from '../../lib/time.js'
@@ -89,7 +89,7 @@ export class PaylinkService {
       const paylink = await repo.findPaylink(tx, merchantId, id, { forUpdate: true })
       if (!paylink) throw new AppError('pl000002')
       const now = this.clock.now()
-      await repo.softDeletePaylink(tx, merchantId, id, now)
+      await softDelete(tx, 'paylinks', merchantId, id, now)
       await this.announce(tx, 'paylink.deleted', { ...paylink, deleted_at: now, updated_at: now })
     })
   }

@@ -38,23 +38,6 @@ export async function listPortals(
   return { rows, total: Number(count.total) }
 }
 
-export async function softDeletePortal(
-  db: Executor,
-  merchantId: string,
-  id: string,
-  now: Date,
-): Promise<boolean> {
-  const row = await db
-    .updateTable('portals')
-    .set({ deleted_at: now, updated_at: now })
-    .where('id', '=', id)
-    .where('merchant_id', '=', merchantId)
-    .where('deleted_at', 'is', null)
-    .returning('id')
-    .executeTakeFirst()
-  return row !== undefined
-}
-
 export function insertPortalKey(db: Executor, key: Omit<PortalKeyRow, 'last_used_at' | 'revoked_at'>) {
   return db.insertInto('portal_keys').values(key).returningAll().executeTakeFirstOrThrow()
 }

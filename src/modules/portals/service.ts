@@ -2,7 +2,7 @@
 // and checkout-setup pages that save a payment method.
 import { randomBytes } from 'node:crypto'
 import type { Config } from '../../lib/config.js'
-import type { Db } from '../../lib/db.js'
+import { type Db, softDelete } from '../../lib/db.js'
 import { AppError, invalid } from '../../lib/errors.js'
 import { newPrefixedId } from '../../lib/ids.js'
 import { hashesEqual, hashKey } from '../../lib/keys.js'
@@ -88,7 +88,7 @@ export class PortalService {
   }
 
   async delete(merchantId: string, id: string): Promise<void> {
-    if (!(await repo.softDeletePortal(this.db, merchantId, id, this.clock.now())))
+    if (!(await softDelete(this.db, 'portals', merchantId, id, this.clock.now())))
       throw new AppError('portal_not_found')
   }
 

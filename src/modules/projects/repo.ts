@@ -1,4 +1,4 @@
-import type { Executor } from '../../lib/db.js'
+import { type Executor, softDelete } from '../../lib/db.js'
 import type { NewProject, ProjectUpdate } from '../../lib/schema.js'
 
 /** A live project of the merchant; another merchant's or a deleted one is indistinguishable from none. */
@@ -44,14 +44,7 @@ export async function listProjects(db: Executor, merchantId: string, offset: num
 
 /** Marks the project deleted, archives its products and deletes its paylinks, keeping their history. */
 export async function softDeleteProject(db: Executor, merchantId: string, id: string, now: Date) {
-  const deleted = await db
-    .updateTable('projects')
-    .set({ deleted_at: now, updated_at: now })
-    .where('id', '=', id)
-    .where('merchant_id', '=', merchantId)
-    .where('deleted_at', 'is', null)
-    .returning('id')
-    .executeTakeFirst()
+  const deleted = await softDelete(db, 'projects', merchantId, id, now)
   if (!deleted) return false
   await db
     .updateTable('products')
