@@ -41,6 +41,34 @@ describe('GET /openapi.json', () => {
       'DELETE /admin/api/v1/api-keys/{key_id}',
       'GET /healthz',
       'GET /readyz',
+      'GET /admin/api/v1/orders',
+      'GET /admin/api/v1/orders/{order_id}',
+      'POST /admin/api/v1/portals',
+      'GET /admin/api/v1/portals',
+      'GET /admin/api/v1/portals/{portal_id}',
+      'DELETE /admin/api/v1/portals/{portal_id}',
+      'POST /admin/api/v1/portals/{portal_id}/keys',
+      'GET /admin/api/v1/portals/{portal_id}/keys',
+      'DELETE /admin/api/v1/portals/{portal_id}/keys/{key_id}',
+      'GET /admin/api/v1/portals/{portal_id}/payment-method',
+      'GET /admin/api/v1/payment-requests',
+      'POST /admin/api/v1/webhooks',
+      'GET /admin/api/v1/webhooks',
+      'GET /admin/api/v1/webhooks/{webhook_id}',
+      'PATCH /admin/api/v1/webhooks/{webhook_id}',
+      'DELETE /admin/api/v1/webhooks/{webhook_id}',
+      'POST /admin/api/v1/webhooks/{webhook_id}/rotate-secret',
+      'GET /admin/api/v1/webhooks/{webhook_id}/deliveries',
+      'POST /admin/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/resend',
+      'POST /api/2.0/portal/payment/request',
+      'PUT /api/2.0/portal/payment/url',
+      'GET /api/2.0/portal/payment/chechoutsetupurl',
+      'GET /api/2.0/portal/payment/checkoutsetupurl',
+      'GET /paylink/{paylink_id}',
+      'GET /pay/{order_id}',
+      'POST /pay/{order_id}',
+      'GET /setup/{setup_id}',
+      'POST /setup/{setup_id}',
     ]) {
       expect(routes).toContain(route)
     }
@@ -54,6 +82,17 @@ describe('GET /openapi.json', () => {
     expect(Object.keys(create.responses).sort()).toEqual(['200', '400', '401', '404'])
     expect(doc.components.schemas).toHaveProperty('Paylink')
     expect(doc.components.schemas).toHaveProperty('ErrorBody')
+    // Every operation answers with declared responses, so clients and the reference know each status.
+    for (const [path, ops] of Object.entries(
+      doc.paths as Record<string, Record<string, { responses?: object }>>,
+    )) {
+      for (const [method, op] of Object.entries(ops)) {
+        expect({ route: `${method} ${path}`, declared: Object.keys(op.responses ?? {}).length > 0 }).toEqual({
+          route: `${method} ${path}`,
+          declared: true,
+        })
+      }
+    }
   })
 })
 
