@@ -161,3 +161,15 @@ export async function softDelete(
     .executeTakeFirst()
   return row !== undefined
 }
+
+/** Records that a key was used, at most once a minute, so authentication is not a write per request. */
+export async function touchLastUsed(db: Executor, table: 'api_keys' | 'portal_keys', id: string, now: Date) {
+  await db
+    .updateTable(table)
+    .set({ last_used_at: now })
+    .where('id', '=', id)
+    .where((eb) =>
+      eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', new Date(now.getTime() - 60_000))]),
+    )
+    .execute()
+}

@@ -39,6 +39,11 @@ export const HttpUrl = (maxLength = 2048) =>
     'x-error': 'must be an absolute http:// or https:// URL',
   })
 
+/** The plain check for an address a person typed: something@domain.tld, no spaces. */
+export function isEmailAddress(value: string): boolean {
+  return /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(value)
+}
+
 export const Email = Type.String({
   format: 'email',
   maxLength: 254,

@@ -229,7 +229,6 @@ export type NewProject = Insertable<ProjectsTable>
 export type ProjectUpdate = Updateable<ProjectsTable>
 export type ProductRow = Selectable<ProductsTable>
 export type PaylinkRow = Selectable<PaylinksTable>
-export type { Generated }
 
 export interface VisitsTable {
   id: Generated<number>

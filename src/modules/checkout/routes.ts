@@ -8,6 +8,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { originOf, preferredLocale, sendPage } from '../../lib/html.js'
+import { isEmailAddress } from '../../lib/http.js'
 import { formatMoney } from '../../lib/money.js'
 import { installationSecret } from '../../lib/secrets.js'
 import type { Services } from '../../services.js'
@@ -37,8 +38,6 @@ const PayForm = Type.Object({
   card_cvc: Type.Optional(Type.String({ maxLength: 10 })),
   card_name: Type.Optional(Type.String({ maxLength: 200 })),
 })
-
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/
 
 interface FormState {
   values?: { email?: string | undefined; card_exp?: string | undefined; card_name?: string | undefined }
@@ -295,7 +294,7 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
       const values = { email, card_exp: form.card_exp, card_name: form.card_name }
       const { card, errors } = readCard(form)
       if (!email) errors.email = 'Enter your email address for the receipt.'
-      else if (!EMAIL.test(email) || email.length > 254) errors.email = 'This email address is not valid.'
+      else if (!isEmailAddress(email) || email.length > 254) errors.email = 'This email address is not valid.'
       if (!card || Object.keys(errors).length > 0) {
         return renderForm(
           request,

@@ -225,8 +225,10 @@ export class CheckoutService {
   async orderPage(orderId: string): Promise<OrderPage | undefined> {
     let order = await orderRepo.findOrder(this.db, orderId)
     if (!order) return undefined
-    if (order.status === 'created' && order.expires_at.getTime() <= this.clock.now().getTime()) {
-      await this.orders.expireDue()
+    const now = this.clock.now()
+    if (order.status === 'created' && order.expires_at.getTime() <= now.getTime()) {
+      // Only this order: sweeping everyone's due orders is the sweeper's work, not a page view's.
+      await this.db.transaction().execute((tx) => this.orders.expireOrder(tx, orderId, now))
       order = (await orderRepo.findOrder(this.db, orderId)) as OrderDetail
     }
     const names = await this.db
@@ -263,14 +265,7 @@ export class CheckoutService {
         if (!order) return { kind: 'not_found' as const }
         if (order.status === 'paid') return { kind: 'already_paid' as const }
         if (order.status === 'expired' || order.expires_at.getTime() <= now.getTime()) {
-          const expired = await tx
-            .updateTable('orders')
-            .set({ status: 'expired', updated_at: now })
-            .where('id', '=', orderId)
-            .where('status', '=', 'created')
-            .returning('id')
-            .executeTakeFirst()
-          if (expired) await this.orders.emit(tx, 'order.expired', orderId)
+          await this.orders.expireOrder(tx, orderId, now)
           return { kind: 'expired' as const }
         }
         await tx

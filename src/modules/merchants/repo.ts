@@ -1,4 +1,3 @@
-import { sql } from 'kysely'
 import type { Executor } from '../../lib/db.js'
 
 export function insertMerchant(
@@ -56,19 +55,4 @@ export function findApiKey(db: Executor, id: string, merchantId?: string) {
   let query = db.selectFrom('api_keys').selectAll().where('id', '=', id)
   if (merchantId) query = query.where('merchant_id', '=', merchantId)
   return query.executeTakeFirst()
-}
-
-/** Records use at most once a minute per key, so authentication is not a write on every request. */
-export function touchApiKey(db: Executor, id: string, now: Date) {
-  return db
-    .updateTable('api_keys')
-    .set({ last_used_at: now })
-    .where('id', '=', id)
-    .where((eb) =>
-      eb.or([
-        eb('last_used_at', 'is', null),
-        eb('last_used_at', '<', sql<Date>`${now}::timestamptz - interval '1 minute'`),
-      ]),
-    )
-    .execute()
 }

@@ -1,6 +1,7 @@
 // Merchants and their secret API keys.
-import type { Db } from '../../lib/db.js'
+import { type Db, touchLastUsed } from '../../lib/db.js'
 import { AppError } from '../../lib/errors.js'
+import { isEmailAddress } from '../../lib/http.js'
 import { newObjectId, newPrefixedId } from '../../lib/ids.js'
 import type { ApiKeyRow, Merchant } from '../../lib/schema.js'
 import type { Clock } from '../../lib/time.js'
@@ -27,7 +28,7 @@ export class MerchantService {
     if (name.length < 1 || name.length > 200)
       throw new AppError('validation_failed', 'name: must be 1 to 200 characters')
     const email = input.email?.trim() || null
-    if (email !== null && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) {
+    if (email !== null && !isEmailAddress(email)) {
       throw new AppError('validation_failed', 'email: must be a valid email address')
     }
     return this.db.transaction().execute(async (tx) => {
@@ -74,7 +75,7 @@ export class MerchantService {
     // The lookup is by hash, so timing reveals nothing about the secret; compare again in constant time
     // so that correctness never rests on the index alone.
     if (!key || !hashesEqual(key.key_hash, hash) || key.revoked_at) return undefined
-    await repo.touchApiKey(this.db, key.id, this.clock.now())
+    await touchLastUsed(this.db, 'api_keys', key.id, this.clock.now())
     return { merchantId: key.merchant_id, keyId: key.id }
   }
 

@@ -1,4 +1,3 @@
-import { sql } from 'kysely'
 import type { Executor } from '../../lib/db.js'
 import type { OrderItemRow, OrderRow } from '../../lib/schema.js'
 import type { ListOrdersQuery, OrderDetail } from './schemas.js'
@@ -123,5 +122,3 @@ export async function failStalePayments(db: Executor, olderThan: Date, now: Date
     .executeTakeFirst()
   return Number(result.numUpdatedRows)
 }
-
-export { sql }

@@ -110,6 +110,19 @@ export class OrderService {
     await emitEvent(tx, { merchantId: detail.merchant_id, type, data, at: this.clock.now() })
   }
 
+  /** Expires one open order and announces it, inside the caller's transaction; false if it was not open. */
+  async expireOrder(tx: Executor, orderId: string, now: Date): Promise<boolean> {
+    const expired = await tx
+      .updateTable('orders')
+      .set({ status: 'expired', updated_at: now })
+      .where('id', '=', orderId)
+      .where('status', '=', 'created')
+      .returning('id')
+      .executeTakeFirst()
+    if (expired) await this.emit(tx, 'order.expired', orderId)
+    return expired !== undefined
+  }
+
   /** Expires a batch of due orders and announces each, in one transaction. */
   async expireDue(batch = 500): Promise<string[]> {
     return this.db.transaction().execute(async (tx) => {

@@ -93,17 +93,6 @@ export function findPortalByKeyHash(db: Executor, keyHash: string) {
     .executeTakeFirst()
 }
 
-export function touchPortalKey(db: Executor, keyId: string, now: Date) {
-  return db
-    .updateTable('portal_keys')
-    .set({ last_used_at: now })
-    .where('id', '=', keyId)
-    .where((eb) =>
-      eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', new Date(now.getTime() - 60_000))]),
-    )
-    .execute()
-}
-
 export function currentPaymentMethod(db: Executor, portalId: string) {
   return db
     .selectFrom('payment_methods')

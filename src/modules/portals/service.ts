@@ -2,7 +2,7 @@
 // and checkout-setup pages that save a payment method.
 import { randomBytes } from 'node:crypto'
 import type { Config } from '../../lib/config.js'
-import { type Db, softDelete } from '../../lib/db.js'
+import { type Db, softDelete, touchLastUsed } from '../../lib/db.js'
 import { AppError, invalid } from '../../lib/errors.js'
 import { newPrefixedId } from '../../lib/ids.js'
 import { hashesEqual, hashKey } from '../../lib/keys.js'
@@ -153,7 +153,7 @@ export class PortalService {
     const hash = hashKey(secret)
     const row = await repo.findPortalByKeyHash(this.db, hash)
     if (!row || !hashesEqual(row.key_hash, hash) || row.revoked_at) return undefined
-    await repo.touchPortalKey(this.db, row.key_id, this.clock.now())
+    await touchLastUsed(this.db, 'portal_keys', row.key_id, this.clock.now())
     return {
       keyId: row.key_id,
       portalId: row.portal_id,
