@@ -11,6 +11,7 @@ import { AppError, sendError } from './lib/errors.js'
 import { PUBLIC_DIR } from './lib/html.js'
 import { ErrorBody } from './lib/http.js'
 import type { Logger } from './lib/logger.js'
+import { dashboardRoutes } from './modules/analytics/routes.js'
 import { checkoutRoutes } from './modules/checkout/routes.js'
 import { requireMerchantKey } from './modules/merchants/auth.js'
 import { merchantRoutes } from './modules/merchants/routes.js'
@@ -148,6 +149,7 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
       await admin.register(projectRoutes, { services })
       await admin.register(productRoutes, { services })
       await admin.register(paylinkRoutes, { services })
+      await admin.register(dashboardRoutes, { services })
       await admin.register(orderRoutes, { services })
       await admin.register(portalAdminRoutes, { services })
       await admin.register(webhookRoutes, { services })

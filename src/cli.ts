@@ -6,6 +6,7 @@ import { type Database, DataDirLockedError, openDatabase } from './lib/db.js'
 import { AppError } from './lib/errors.js'
 import { migrateToLatest } from './lib/migrate.js'
 import { systemClock } from './lib/time.js'
+import { rebuildStats } from './modules/analytics/rollup.js'
 import { runServer } from './server.js'
 import { createServices, type Services } from './services.js'
 
@@ -109,6 +110,16 @@ export function buildCli(env: NodeJS.ProcessEnv): Command {
     .action(async (keyId: string) => {
       const revoked = await withServices(config(), (s) => s.merchants.revokeKey(keyId))
       process.stdout.write(`revoked ${revoked.id} (${revoked.prefix}…)\n`)
+    })
+
+  const stats = program.command('stats').description('statistics rollups')
+  stats
+    .command('rebuild')
+    .description('recompute every statistics rollup from the raw visits and orders (safe while serving)')
+    .action(async () => {
+      const started = Date.now()
+      const { rows } = await withServices(config(), (s) => s.database.db.transaction().execute(rebuildStats))
+      process.stdout.write(`rebuilt ${rows} rollup rows in ${Date.now() - started} ms\n`)
     })
 
   return program

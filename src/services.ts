@@ -4,6 +4,7 @@ import type { Database } from './lib/db.js'
 import { createLogger, type Logger } from './lib/logger.js'
 import { createMailer, type Mailer } from './lib/mailer.js'
 import type { Clock } from './lib/time.js'
+import { AnalyticsService } from './modules/analytics/service.js'
 import type { PaymentProvider } from './modules/checkout/provider.js'
 import { SandboxProvider } from './modules/checkout/sandbox.js'
 import { CheckoutService } from './modules/checkout/service.js'
@@ -24,6 +25,7 @@ export interface Services {
   projects: ProjectService
   products: ProductService
   paylinks: PaylinkService
+  analytics: AnalyticsService
   orders: OrderService
   checkout: CheckoutService
   portals: PortalService
@@ -53,6 +55,7 @@ export function createServices(
   const projects = new ProjectService(db, clock)
   const products = new ProductService(db, clock, projects)
   const paylinks = new PaylinkService(db, clock, config, projects)
+  const analytics = new AnalyticsService(db, clock, projects, paylinks)
   const orders = new OrderService(db, clock, config)
   const checkout = new CheckoutService(db, clock, orders, provider, database.kind === 'pglite' ? 1 : 4)
   const portals = new PortalService(db, clock, config, projects, orders, mailer, logger, provider)
@@ -66,6 +69,7 @@ export function createServices(
     projects,
     products,
     paylinks,
+    analytics,
     orders,
     checkout,
     portals,

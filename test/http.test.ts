@@ -35,6 +35,11 @@ describe('GET /openapi.json', () => {
       'GET /admin/api/v1/paylinks/{paylink_id}/stat',
       'GET /admin/api/v1/paylinks/{paylink_id}/url',
       'GET /admin/api/v1/paylinks/project/{project_id}',
+      ...['summary', 'country', 'referrer', 'utm', 'date'].flatMap((dim) => [
+        `GET /admin/api/v1/paylinks/{paylink_id}/dashboard/${dim}`,
+        `GET /admin/api/v1/projects/{project_id}/dashboard/${dim}`,
+      ]),
+      'GET /admin/api/v1/projects/{project_id}/dashboard/paylink',
       'GET /admin/api/v1/merchant',
       'GET /admin/api/v1/api-keys',
       'POST /admin/api/v1/api-keys',

@@ -198,6 +198,8 @@ export interface DB {
   paylinks: PaylinksTable
   paylink_products: PaylinkProductsTable
   visits: VisitsTable
+  visitor_days: VisitorDaysTable
+  link_stats: LinkStatsTable
   orders: OrdersTable
   order_items: OrderItemsTable
   payments: PaymentsTable
@@ -241,6 +243,30 @@ export interface VisitsTable {
   referrer_host: string | null
   country: string | null
   order_id: string | null
+}
+
+export interface VisitorDaysTable {
+  paylink_id: string
+  day: string
+  visitor_hash: string
+  first_seen: Date
+}
+
+export type StatGrain = 'q' | 'd'
+export type StatDim = 'all' | 'country' | 'referrer' | 'utm'
+
+export interface LinkStatsTable {
+  owner_id: string
+  grain: StatGrain
+  dim: StatDim
+  bucket: Date
+  key: string
+  currency: string
+  visits: Generated<number>
+  visitors: Generated<number>
+  orders: Generated<number>
+  paid_orders: Generated<number>
+  revenue: Generated<number>
 }
 
 export type OrderStatus = 'created' | 'paid' | 'expired'

@@ -108,3 +108,51 @@ describe('paylinks migrate and --help', () => {
     expect(create.stdout).toContain('--json')
   })
 })
+
+describe('paylinks stats rebuild', () => {
+  it('recounts the rollups from the raw visits of a real server', async () => {
+    const merchant = JSON.parse(
+      (await runCli(['merchant', 'create', '--name', 'Acme', '--json'], env)).stdout,
+    )
+    const auth = { authorization: `Bearer ${merchant.api_key}`, 'content-type': 'application/json' }
+    let server = await startServer(env)
+    let paylinkId: string
+    try {
+      const post = async (path: string, body: object) =>
+        (
+          await fetch(`${server.baseUrl}/admin/api/v1${path}`, {
+            method: 'POST',
+            headers: auth,
+            body: JSON.stringify(body),
+          })
+        ).json()
+      const project = await post('/projects', { name: 'P', default_currency: 'USD' })
+      const product = await post('/products', {
+        project_id: project.id,
+        name: 'Thing',
+        prices: [{ currency: 'USD', amount: 500 }],
+      })
+      const link = await post('/paylinks', { project_id: project.id, products: [product.id], life_days: 7 })
+      paylinkId = link.id
+      for (let i = 0; i < 3; i++) {
+        const res = await fetch(`${server.baseUrl}/paylink/${paylinkId}`, { redirect: 'manual' })
+        expect(res.status).toBe(302)
+      }
+    } finally {
+      await server.stop()
+    }
+    const rebuilt = await runCli(['stats', 'rebuild'], env)
+    expect(rebuilt.code).toBe(0)
+    // Per owner (link, project) and grain (quarter, day), each of the four dimensions has a visits row
+    // and an orders row: 32 rows, more if the visits straddled a quarter of an hour.
+    const rows = Number(/^rebuilt (\d+) rollup rows in \d+ ms\n$/.exec(rebuilt.stdout)?.[1])
+    expect(rows).toBeGreaterThanOrEqual(32)
+    server = await startServer(env)
+    try {
+      const stat = await fetchJson(`${server.baseUrl}/admin/api/v1/paylinks/${paylinkId}/stat`, auth)
+      expect(stat.body).toMatchObject({ visits: 3, unique_visitors: 1, orders: 3, paid_orders: 0 })
+    } finally {
+      await server.stop()
+    }
+  })
+})

@@ -26,7 +26,11 @@ function utm(query: Record<string, unknown>, ...keys: string[]): string | null {
   for (const key of keys) {
     const raw = query[key]
     const value = Array.isArray(raw) ? raw[0] : raw
-    if (typeof value === 'string' && value.trim()) return value.trim().slice(0, MAX_UTM)
+    // Control characters are dropped: they have no place in a tag, and one of them separates the
+    // tags in the statistics' keys.
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
+    const clean = typeof value === 'string' ? value.replace(/[\u0000-\u001f\u007f]/g, '').trim() : ''
+    if (clean) return clean.slice(0, MAX_UTM)
   }
   return null
 }

@@ -9,7 +9,8 @@ import { isUniqueViolation } from '../../lib/pg-errors.js'
 import type { OrderItemRow, OrderRow, VisitsTable } from '../../lib/schema.js'
 import { installationSecret } from '../../lib/secrets.js'
 import type { Clock } from '../../lib/time.js'
-import { type VisitSource, visitFacts } from '../analytics/visits.js'
+import { recordPayment, recordVisits } from '../analytics/rollup.js'
+import { type VisitFacts, type VisitSource, visitFacts } from '../analytics/visits.js'
 import * as orderRepo from '../orders/repo.js'
 import type { OrderDetail } from '../orders/schemas.js'
 import type { OrderService } from '../orders/service.js'
@@ -30,7 +31,8 @@ interface PublicLink {
 }
 
 interface VisitWrite {
-  visit: Insertable<VisitsTable>
+  visit: Insertable<VisitsTable> & VisitFacts & { visited_at: Date }
+  projectId: string
   order?: { order: OrderRow; items: OrderItemRow[] }
 }
 
@@ -91,7 +93,7 @@ export class CheckoutService {
     const visit = { paylink_id: link.id, visited_at: now, ...facts }
 
     const recordOnly = async <T>(result: T): Promise<T> => {
-      await this.writer.submit({ visit: { ...visit, order_id: null } })
+      await this.writer.submit({ visit: { ...visit, order_id: null }, projectId: link.projectId })
       return result
     }
     // Expiry is decided on every request, from the (possibly cached) expiry instant.
@@ -126,11 +128,15 @@ export class CheckoutService {
     )
     // The redirect is answered only after the visit and the order are committed (group commit): an
     // acknowledged visit is never lost.
-    await this.writer.submit({ visit: { ...visit, order_id: order.id }, order: { order, items } })
+    await this.writer.submit({
+      visit: { ...visit, order_id: order.id },
+      projectId: link.projectId,
+      order: { order, items },
+    })
     return { kind: 'order', orderId: order.id }
   }
 
-  /** Writes a batch of visits, their orders and the orders' events in one transaction. */
+  /** Writes a batch of visits, their orders, their statistics and the orders' events in one transaction. */
   private async writeVisits(batch: VisitWrite[]): Promise<void> {
     const orders = batch.flatMap((b) => (b.order ? [b.order] : []))
     await this.db.transaction().execute(async (tx) => {
@@ -148,6 +154,14 @@ export class CheckoutService {
         .insertInto('visits')
         .values(batch.map((b) => b.visit))
         .execute()
+      await recordVisits(
+        tx,
+        batch.map((b) => ({
+          ...b.visit,
+          project_id: b.projectId,
+          order: b.order ? { currency: b.order.order.currency } : undefined,
+        })),
+      )
       await emitEvents(
         tx,
         orders.map((o) => this.orders.createdEvent(o.order, o.items)),
@@ -354,12 +368,14 @@ export class CheckoutService {
     // concurrent claim that holds the order and waits on this attempt's row in the unique index.
     await this.db.transaction().execute(async (tx) => {
       // The live attempt held the order: no sweep expired it meanwhile, and no other attempt paid it.
-      await tx
+      const paid = await tx
         .updateTable('orders')
         .set({ status: 'paid', paid_at: settledAt, updated_at: settledAt })
         .where('id', '=', orderId)
         .where('status', '=', 'created')
-        .execute()
+        .returningAll()
+        .executeTakeFirst()
+      if (paid) await recordPayment(tx, paid)
       await tx
         .updateTable('payments')
         .set({ ...cardColumns, status: 'succeeded', provider_ref: outcome.reference })

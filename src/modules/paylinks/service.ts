@@ -4,6 +4,7 @@ import { type Db, softDelete, type Tx } from '../../lib/db.js'
 import { AppError, invalid } from '../../lib/errors.js'
 import { newPaylinkId } from '../../lib/ids.js'
 import { addDays, type Clock } from '../../lib/time.js'
+import { lifetimeFigures } from '../analytics/service.js'
 import * as productRepo from '../products/repo.js'
 import type { ProjectService } from '../projects/service.js'
 import { emitEvent } from '../webhooks/events.js'
@@ -112,8 +113,18 @@ export class PaylinkService {
 
   async stat(merchantId: string, id: string): Promise<PaylinkStat> {
     const paylink = await this.get(merchantId, id)
-    const counts = await repo.paylinkCounts(this.db, paylink.id)
-    return { ...counts, conversion: counts.visits === 0 ? 0 : counts.paid_orders / counts.visits }
+    return lifetimeFigures(this.db, paylink.id)
+  }
+
+  /** Names of paylinks by id, deleted ones included (their statistics outlive them). */
+  async names(ids: string[]): Promise<Map<string, { name: string | null; deleted: boolean }>> {
+    if (ids.length === 0) return new Map()
+    const rows = await this.db
+      .selectFrom('paylinks')
+      .select(['id', 'name', 'deleted_at'])
+      .where('id', 'in', ids)
+      .execute()
+    return new Map(rows.map((r) => [r.id, { name: r.name, deleted: r.deleted_at !== null }]))
   }
 
   /** The public URL with the given UTM tags: only those given, keys sorted, each value encoded for its key. */
