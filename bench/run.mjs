@@ -9,6 +9,8 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 import pg from 'pg'
+import { openDatabase } from '../dist/lib/db.js'
+import { benchStats } from './stats.mjs'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const DURATION = Number(process.env.BENCH_DURATION ?? 15)
@@ -100,14 +102,38 @@ async function runPaylinks(name, env) {
     const result = await load(`http://127.0.0.1:${port}/paylink/${paylinkId}?utm_source=bench`)
     const rss = await peakRssMb(server.child.pid)
     const stat = await stored(`http://127.0.0.1:${port}`, key, paylinkId)
+    await stop(server.child)
+    const raw = await rawCounts(env, paylinkId)
     const row = summary(name, result, rss)
-    row.visits = stat.visits
-    row.orders = stat.orders
+    row.visits = raw.visits
+    row.orders = raw.orders
     // Requests still in flight when the load stopped are stored but not counted: only a shortfall is a loss.
-    row.lost = Math.max(0, row.redirects - Math.min(stat.visits, stat.orders))
+    row.lost = Math.max(0, row.redirects - Math.min(raw.visits, raw.orders))
+    // The dashboards' rollups must agree with the raw rows they summarise.
+    row.rollupsAgree = stat.visits === raw.visits && stat.orders === raw.orders
     return row
   } finally {
     await stop(server.child)
+  }
+}
+
+/** Visits and orders of the link as stored in the raw tables (read after the server has stopped). */
+async function rawCounts(env, paylinkId) {
+  const database = await openDatabase({ databaseUrl: env.DATABASE_URL, dataDir: env.PAYLINKS_DATA_DIR })
+  try {
+    const count = async (table) =>
+      Number(
+        (
+          await database.db
+            .selectFrom(table)
+            .select((eb) => eb.fn.countAll().as('n'))
+            .where('paylink_id', '=', paylinkId)
+            .executeTakeFirstOrThrow()
+        ).n,
+      )
+    return { visits: await count('visits'), orders: await count('orders') }
+  } finally {
+    await database.close()
   }
 }
 
@@ -139,9 +165,22 @@ async function main() {
   } catch (err) {
     console.error(`PostgreSQL at ${PG_ADMIN_URL} is not reachable (${err.message}); skipping it`)
   }
+  let stats
   if (pgUrl) {
     try {
       rows.push(await runPaylinks('paylinks, PostgreSQL', { DATABASE_URL: pgUrl }))
+      if (process.env.BENCH_STATS !== '0') {
+        pgUrl = await resetBenchDatabase()
+        stats = await benchStats(pgUrl, async () => {
+          const port = 3900 + Math.floor(Math.random() * 90)
+          const server = await start(
+            ['dist/server.js'],
+            { PORT: String(port), LOG_LEVEL: 'warn', DATABASE_URL: pgUrl },
+            /paylinks is listening/,
+          )
+          return { baseUrl: `http://127.0.0.1:${port}`, stop: () => stop(server.child) }
+        })
+      }
     } finally {
       const admin = new pg.Client({ connectionString: PG_ADMIN_URL })
       await admin.connect()
@@ -177,14 +216,40 @@ async function main() {
     '',
     ...lines,
     '',
+    ...(stats
+      ? statsReport(stats)
+      : ['Statistics queries: not measured (no PostgreSQL, or BENCH_STATS=0).', '']),
   ].join('\n')
   process.stdout.write(`${report}\n`)
   await fs.writeFile(path.join(ROOT, 'bench/RESULTS.md'), report)
+  if (rows.some((r) => r.rollupsAgree === false)) {
+    console.error('FAIL: the rollups disagree with the raw visits and orders')
+    process.exit(1)
+  }
   const lost = rows.some((r) => (r.lost ?? 0) !== 0)
   if (lost) {
     console.error('FAIL: some acknowledged visits or orders were not stored')
     process.exit(1)
   }
+}
+
+function statsReport(stats) {
+  const fmt = (ms) => ms.toFixed(1)
+  return [
+    '## Statistics queries (PostgreSQL)',
+    '',
+    `1,000,000 visits on one paylink and 1,000,000 across 1,000 paylinks of another project, over 90 days`,
+    `(5% create an order, 2.5% are paid). Raw rows generated in ${(stats.generatedMs / 1000).toFixed(1)} s;`,
+    `\`stats rebuild\` recomputed ${stats.rows} rollup rows from them in ${(stats.rebuildMs / 1000).toFixed(1)} s.`,
+    'Each query answered over HTTP by a paylinks server, one at a time, timed by the client after 3 warm-up calls.',
+    '',
+    '| scope | query | period | visits in period | p50 ms | p99 ms |',
+    '|---|---|---|---|---|---|',
+    ...stats.results.map(
+      (r) => `| ${r.target} | ${r.dim} | ${r.period} | ${r.visits} | ${fmt(r.p50)} | ${fmt(r.p99)} |`,
+    ),
+    '',
+  ]
 }
 
 await main()

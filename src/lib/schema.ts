@@ -235,6 +235,7 @@ export type PaylinkRow = Selectable<PaylinksTable>
 export interface VisitsTable {
   id: Generated<number>
   paylink_id: string
+  project_id: string
   visited_at: Date
   visitor_hash: string
   utm_source: string | null
@@ -247,12 +248,13 @@ export interface VisitsTable {
 
 export interface VisitorDaysTable {
   paylink_id: string
+  project_id: string
   day: string
   visitor_hash: string
   first_seen: Date
 }
 
-export type StatGrain = 'q' | 'd'
+export type StatGrain = 'q' | 'h' | 'd'
 export type StatDim = 'all' | 'country' | 'referrer' | 'utm'
 
 export interface LinkStatsTable {

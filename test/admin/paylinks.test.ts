@@ -437,6 +437,7 @@ describe('GET /paylinks/:id/stat', () => {
       .values(
         ['a', 'a', 'b', 'c'].map((visitor) => ({
           paylink_id: link.id,
+          project_id: projectId,
           visited_at: now,
           visitor_hash: visitor,
         })),

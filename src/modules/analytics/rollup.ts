@@ -6,6 +6,14 @@ import type { StatDim, StatGrain } from '../../lib/schema.js'
 import { DAY_MS } from '../../lib/time.js'
 
 export const QUARTER_MS = 15 * 60 * 1000
+export const HOUR_MS = 60 * 60 * 1000
+
+/** The grains kept, with their bucket length: a period is read from the coarsest that fit. */
+export const GRAINS = [
+  ['d', DAY_MS],
+  ['h', HOUR_MS],
+  ['q', QUARTER_MS],
+] as const
 
 /** Separates the three UTM tags in the key of the `utm` dimension; visits strip it from tag values. */
 export const UTM_SEPARATOR = '\u001f'
@@ -64,8 +72,8 @@ export class RollupBatch {
 
   add(fact: Fact): void {
     for (const owner of [fact.paylinkId, fact.projectId]) {
-      for (const grain of ['q', 'd'] as const) {
-        const bucket = floorTo(fact.at.getTime(), grain === 'q' ? QUARTER_MS : DAY_MS)
+      for (const [grain, length] of GRAINS) {
+        const bucket = floorTo(fact.at.getTime(), length)
         for (const [dim, key] of dimensionKeys(fact)) {
           const id: RowId = { owner, grain, dim, bucket, key, currency: fact.currency }
           const mapKey = [owner, grain, dim, bucket, key, fact.currency].join('\u0000')
@@ -176,6 +184,7 @@ export async function recordVisits(tx: Tx, visits: RecordedVisit[]): Promise<voi
           .values(
             candidates.map(([, v]) => ({
               paylink_id: v.paylink_id,
+              project_id: v.project_id,
               day: utcDay(v.visited_at),
               visitor_hash: v.visitor_hash,
               first_seen: v.visited_at,

@@ -5,10 +5,11 @@
 import { type RawBuilder, type Sql, sql } from 'kysely'
 import type { Db } from '../../lib/db.js'
 import { invalid } from '../../lib/errors.js'
+import type { StatGrain } from '../../lib/schema.js'
 import { DAY_MS } from '../../lib/time.js'
 import type { PaylinkService } from '../paylinks/service.js'
 import type { ProjectService } from '../projects/service.js'
-import { QUARTER_MS, UTM_SEPARATOR } from './rollup.js'
+import { GRAINS, HOUR_MS, QUARTER_MS, UTM_SEPARATOR } from './rollup.js'
 
 export type Scope = { kind: 'paylink'; id: string } | { kind: 'project'; id: string }
 export type GroupedDim = 'country' | 'referrer' | 'utm' | 'date' | 'paylink'
@@ -50,16 +51,6 @@ export interface GroupRow extends Figures {
 
 export const DEFAULT_PERIOD_DAYS = 30
 export const MAX_PERIOD_DAYS = 3660
-const ZERO_OFFSET_ZONES = new Set([
-  'UTC',
-  'Etc/UTC',
-  'Etc/UCT',
-  'UCT',
-  'Etc/Universal',
-  'Universal',
-  'Etc/Zulu',
-  'Zulu',
-])
 
 interface FactRow {
   key: string
@@ -139,69 +130,69 @@ export class AnalyticsService {
     const facts = this.facts(scope, 'date', period)
     const { rows } = await sql<FactRow>`
       with f as (${facts})
-      select to_char((at at time zone ${period.timezone})::date, 'YYYY-MM-DD') as key, currency,
-             sum(visits) as visits, sum(visitors) as visitors, sum(orders) as orders,
+      select label as key, currency, sum(visits) as visits, sum(visitors) as visitors, sum(orders) as orders,
              sum(paid_orders) as paid_orders, sum(revenue) as revenue
-      from f group by 1, currency`.execute(this.db)
+      from f group by label, currency`.execute(this.db)
     const byDay = new Map(groupRows(rows, () => 0).map((row) => [row.key, row]))
     return localDays(period).map((day) => byDay.get(day) ?? { key: day, ...figures([]) })
   }
 
   /**
-   * The rows that make up a period: rollup rows for its whole days and quarters, raw visits and orders
-   * for the rest. Columns: key, currency, at, visits, visitors, orders, paid_orders, revenue.
+   * The rows that make up a period: rollup rows for its whole days, hours and quarters, raw visits and
+   * orders for the rest. For `date`, each local day is planned on its own and its rows are labelled
+   * with it. Columns: key, label, currency, visits, visitors, orders, paid_orders, revenue.
    */
   private facts(scope: Scope, dim: StatDimOrGroup, period: Period): RawBuilder<unknown> {
-    const plan = planPeriod(
-      period.from * 1000,
-      period.to * 1000,
-      dim !== 'date' || ZERO_OFFSET_ZONES.has(period.timezone),
-    )
+    const plan: PeriodPlan = { slices: [], raw: [] }
+    const from = period.from * 1000
+    const to = period.to * 1000
+    if (dim === 'date') {
+      for (const day of localDayRanges(period)) planPeriod(day.from, day.to, day.label, plan)
+    } else {
+      planPeriod(from, to, '', plan)
+    }
     const statsDim = dim === 'date' || dim === 'paylink' ? 'all' : dim
     const owner =
       dim === 'paylink'
-        ? sql`owner_id in (select id from paylinks where project_id = ${scope.id})`
-        : sql`owner_id = ${scope.id}`
-    const statsKey = dim === 'paylink' ? sql`owner_id` : sql`key`
-    const linkFilter =
-      scope.kind === 'paylink'
-        ? sql`paylink_id = ${scope.id}`
-        : sql`paylink_id in (select id from paylinks where project_id = ${scope.id})`
+        ? sql`s.owner_id in (select id from paylinks where project_id = ${scope.id})`
+        : sql`s.owner_id = ${scope.id}`
+    const statsKey = dim === 'paylink' ? sql`s.owner_id` : sql`s.key`
+    const scopeColumn = sql.ref(scope.kind === 'paylink' ? 'paylink_id' : 'project_id')
     const rawKey = RAW_KEYS[dim]
     const parts: RawBuilder<unknown>[] = []
-    const buckets = [
-      ...(plan.days ? [sql`(grain = 'd' and ${between('bucket', plan.days)})`] : []),
-      ...plan.quarters.map((range) => sql`(grain = 'q' and ${between('bucket', range)})`),
-    ]
-    if (buckets.length > 0) {
+    if (plan.slices.length > 0) {
+      // The slices travel as four arrays: one statement shape and four parameters however many there are.
+      const column = <T>(pick: (slice: Slice) => T) => plan.slices.map(pick)
       parts.push(sql`
-        select ${statsKey} as key, currency, bucket as at, visits, visitors, orders, paid_orders, revenue
-        from link_stats
-        where ${owner} and dim = ${statsDim} and (${sql.join(buckets, sql` or `)})`)
+        select ${statsKey} as key, r.label, s.currency, s.visits, s.visitors, s.orders, s.paid_orders, s.revenue
+        from unnest(${column((x) => x.label)}::text[], ${column((x) => x.grain)}::text[],
+                    ${column((x) => new Date(x.from).toISOString())}::timestamptz[],
+                    ${column((x) => new Date(x.to).toISOString())}::timestamptz[]) as r (label, grain, lo, hi)
+        join link_stats s on s.grain = r.grain and s.bucket >= r.lo and s.bucket < r.hi
+        where ${owner} and s.dim = ${statsDim}`)
     }
-    if (plan.raw.length > 0) {
-      const inRaw = (column: string) =>
-        sql.join(
-          plan.raw.map((range) => between(column, range)),
-          sql` or `,
-        )
+    // One part per raw range (at most two), each a plain range on an index of (link or project, time).
+    for (const range of plan.raw) {
       parts.push(sql`
-        select ${rawKey} as key, '' as currency, visited_at as at, 1 as visits, 0 as visitors, 0 as orders,
-               0 as paid_orders, 0 as revenue
-        from visits where ${linkFilter} and (${inRaw('visited_at')})`)
+        select ${rawKey} as key, ${range.label} as label, '' as currency, 1 as visits, 0 as visitors,
+               0 as orders, 0 as paid_orders, 0 as revenue
+        from visits where ${scopeColumn} = ${scope.id} and ${between('visited_at', range)}`)
       parts.push(sql`
-        select ${rawKey} as key, currency, created_at as at, 0, 0, 1,
+        select ${rawKey} as key, ${range.label} as label, currency, 0, 0, 1,
                case when status = 'paid' then 1 else 0 end,
                case when status = 'paid' then total_amount else 0 end
-        from orders where ${linkFilter} and (${inRaw('created_at')})`)
+        from orders
+        where ${scopeColumn} = ${scope.id} and paylink_id is not null and ${between('created_at', range)}`)
       if (dim === 'all' || dim === 'date') {
         parts.push(sql`
-          select '' as key, '' as currency, first_seen as at, 0, 1, 0, 0, 0
-          from visitor_days where ${linkFilter} and (${inRaw('first_seen')})`)
+          select '' as key, ${range.label} as label, '' as currency, 0, 1, 0, 0, 0
+          from visitor_days where ${scopeColumn} = ${scope.id} and ${between('first_seen', range)}`)
       }
     }
-    if (parts.length === 0)
-      return sql`select '' as key, '' as currency, now() as at, 0 as visits, 0 as visitors, 0 as orders, 0 as paid_orders, 0 as revenue where false`
+    if (parts.length === 0) {
+      return sql`select '' as key, '' as label, '' as currency, 0 as visits, 0 as visitors, 0 as orders,
+                        0 as paid_orders, 0 as revenue where false`
+    }
     return sql.join(parts, sql` union all `)
   }
 
@@ -229,38 +220,56 @@ const RAW_KEYS: Record<StatDimOrGroup, RawBuilder<unknown> | Sql> = {
   paylink: sql`paylink_id`,
 }
 
-type Range = [number, number]
+interface Range {
+  from: number
+  to: number
+  label: string
+}
 
-function between(column: string, [from, to]: Range): RawBuilder<unknown> {
-  return sql`${sql.ref(column)} >= ${new Date(from)} and ${sql.ref(column)} < ${new Date(to)}`
+interface Slice extends Range {
+  grain: StatGrain
+}
+
+function between(column: string, range: Range): RawBuilder<unknown> {
+  return sql`${sql.ref(column)} >= ${new Date(range.from)} and ${sql.ref(column)} < ${new Date(range.to)}`
 }
 
 export interface PeriodPlan {
-  /** Whole UTC days read from day rows. */
-  days: Range | null
-  /** Whole quarters read from 15-minute rows. */
-  quarters: Range[]
-  /** Less than a quarter at each end, read from raw visits and orders. */
+  /** Whole buckets read from the rollups, the coarsest grain that fits first. */
+  slices: Slice[]
+  /** Less than a quarter at each end, read from the raw visits and orders. */
   raw: Range[]
 }
 
-/** Cuts [from, to) (milliseconds) into day rows, quarter rows and raw ends; all ranges half-open. */
-export function planPeriod(from: number, to: number, useDays: boolean): PeriodPlan {
-  const firstQuarter = Math.ceil(from / QUARTER_MS) * QUARTER_MS
-  const lastQuarter = Math.floor(to / QUARTER_MS) * QUARTER_MS
-  if (firstQuarter >= lastQuarter) return { days: null, quarters: [], raw: [[from, to]] }
-  const raw = [
-    ...(from < firstQuarter ? [[from, firstQuarter] as Range] : []),
-    ...(lastQuarter < to ? [[lastQuarter, to] as Range] : []),
-  ]
-  const firstDay = Math.ceil(firstQuarter / DAY_MS) * DAY_MS
-  const lastDay = Math.floor(lastQuarter / DAY_MS) * DAY_MS
-  if (!useDays || firstDay >= lastDay) return { days: null, quarters: [[firstQuarter, lastQuarter]], raw }
-  const quarters = [
-    ...(firstQuarter < firstDay ? [[firstQuarter, firstDay] as Range] : []),
-    ...(lastDay < lastQuarter ? [[lastDay, lastQuarter] as Range] : []),
-  ]
-  return { days: [firstDay, lastDay], quarters, raw }
+/**
+ * Cuts [from, to) (milliseconds) into whole days, then whole hours, then whole quarters, and raw ends
+ * shorter than a quarter; adds them, labelled, to the plan. All ranges are half-open.
+ */
+export function planPeriod(from: number, to: number, label: string, plan: PeriodPlan): PeriodPlan {
+  const first = Math.ceil(from / QUARTER_MS) * QUARTER_MS
+  const last = Math.floor(to / QUARTER_MS) * QUARTER_MS
+  if (first >= last) {
+    if (from < to) plan.raw.push({ from, to, label })
+    return plan
+  }
+  if (from < first) plan.raw.push({ from, to: first, label })
+  if (last < to) plan.raw.push({ from: last, to, label })
+  cover(first, last, 0, label, plan.slices)
+  return plan
+}
+
+function cover(from: number, to: number, grainIndex: number, label: string, slices: Slice[]): void {
+  if (from >= to) return
+  const [grain, length] = GRAINS[grainIndex] as (typeof GRAINS)[number]
+  const first = Math.ceil(from / length) * length
+  const last = Math.floor(to / length) * length
+  if (first >= last) {
+    cover(from, to, grainIndex + 1, label, slices)
+    return
+  }
+  slices.push({ from: first, to: last, label, grain })
+  cover(from, first, grainIndex + 1, label, slices)
+  cover(last, to, grainIndex + 1, label, slices)
 }
 
 function figures(rows: FactRow[]): Figures {
@@ -323,14 +332,9 @@ export async function lifetimeFigures(db: Db, ownerId: string): Promise<Figures>
 
 /** The local calendar days that [from, to) touches in the time zone, as YYYY-MM-DD. */
 export function localDays(period: Period): string[] {
-  const format = new Intl.DateTimeFormat('en-CA', {
-    timeZone: period.timezone,
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-  })
-  const first = format.format(new Date(period.from * 1000))
-  const last = format.format(new Date(period.to * 1000 - 1))
+  const dateOf = dayFormatter(period.timezone)
+  const first = dateOf(period.from * 1000)
+  const last = dateOf(period.to * 1000 - 1)
   const days: string[] = []
   for (let day = new Date(`${first}T00:00:00Z`); ; day = new Date(day.getTime() + DAY_MS)) {
     const iso = day.toISOString().slice(0, 10)
@@ -338,6 +342,57 @@ export function localDays(period: Period): string[] {
     if (iso >= last) break
   }
   return days
+}
+
+/**
+ * The local days of the period as UTC instants, clipped to it. Every IANA offset is a multiple of 15
+ * minutes, so each local midnight is found on the quarter grid (also where DST skips midnight).
+ */
+export function localDayRanges(period: Period): Range[] {
+  const dateOf = dayFormatter(period.timezone)
+  const from = period.from * 1000
+  const to = period.to * 1000
+  const ranges: Range[] = []
+  let start = from
+  for (const label of localDays(period)) {
+    const next = nextDayStart(dateOf, label, start)
+    ranges.push({ from: start, to: Math.min(next, to), label })
+    start = next
+  }
+  return ranges
+}
+
+/** The first instant after `after` whose local date is later than `day`. */
+function nextDayStart(dateOf: (ms: number) => string, day: string, after: number): number {
+  // Local midnight is within 26 hours of UTC midnight of the next date (offsets range −12 to +14 h).
+  const utcNext = Date.parse(`${day}T00:00:00Z`) + DAY_MS
+  let lo = Math.max(after, utcNext - 14 * HOUR_MS - QUARTER_MS)
+  let hi = utcNext + 12 * HOUR_MS + QUARTER_MS
+  lo = Math.floor(lo / QUARTER_MS) * QUARTER_MS
+  // Binary search on the quarter grid: dates only increase with time.
+  while (hi - lo > QUARTER_MS) {
+    const mid = Math.floor((lo + hi) / 2 / QUARTER_MS) * QUARTER_MS
+    if (dateOf(mid) > day) hi = mid
+    else lo = mid
+  }
+  return dateOf(lo) > day ? lo : hi
+}
+
+const formatters = new Map<string, (ms: number) => string>()
+
+function dayFormatter(timezone: string): (ms: number) => string {
+  let format = formatters.get(timezone)
+  if (!format) {
+    const intl = new Intl.DateTimeFormat('en-CA', {
+      timeZone: timezone,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+    })
+    format = (ms: number) => intl.format(ms)
+    formatters.set(timezone, format)
+  }
+  return format
 }
 
 export function splitUtmKey(key: string): {

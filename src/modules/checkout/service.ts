@@ -90,7 +90,7 @@ export class CheckoutService {
     const storefront = { merchantName: link.merchantName, projectName: link.projectName }
     const now = this.clock.now()
     const facts = visitFacts(source, await this.secret(), now)
-    const visit = { paylink_id: link.id, visited_at: now, ...facts }
+    const visit = { paylink_id: link.id, project_id: link.projectId, visited_at: now, ...facts }
 
     const recordOnly = async <T>(result: T): Promise<T> => {
       await this.writer.submit({ visit: { ...visit, order_id: null }, projectId: link.projectId })
