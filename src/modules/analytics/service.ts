@@ -154,22 +154,28 @@ export class AnalyticsService {
     const statsDim = dim === 'date' || dim === 'paylink' ? 'all' : dim
     const owner =
       dim === 'paylink'
-        ? sql`s.owner_id in (select id from paylinks where project_id = ${scope.id})`
-        : sql`s.owner_id = ${scope.id}`
-    const statsKey = dim === 'paylink' ? sql`s.owner_id` : sql`s.key`
+        ? sql`owner_id in (select id from paylinks where project_id = ${scope.id})`
+        : sql`owner_id = ${scope.id}`
+    const statsKey = dim === 'paylink' ? sql`owner_id` : sql`key`
     const scopeColumn = sql.ref(scope.kind === 'paylink' ? 'paylink_id' : 'project_id')
     const rawKey = RAW_KEYS[dim]
     const parts: RawBuilder<unknown>[] = []
     if (plan.slices.length > 0) {
       // The slices travel as four arrays: one statement shape and four parameters however many there are.
       const column = <T>(pick: (slice: Slice) => T) => plan.slices.map(pick)
+      // A lateral join: each slice is one range scan of the primary key (`offset 0` keeps the planner
+      // from flattening it into one scan of every row of the owner).
       parts.push(sql`
-        select ${statsKey} as key, r.label, s.currency, s.visits, s.visitors, s.orders, s.paid_orders, s.revenue
+        select s.key, r.label, s.currency, s.visits, s.visitors, s.orders, s.paid_orders, s.revenue
         from unnest(${column((x) => x.label)}::text[], ${column((x) => x.grain)}::text[],
                     ${column((x) => new Date(x.from).toISOString())}::timestamptz[],
                     ${column((x) => new Date(x.to).toISOString())}::timestamptz[]) as r (label, grain, lo, hi)
-        join link_stats s on s.grain = r.grain and s.bucket >= r.lo and s.bucket < r.hi
-        where ${owner} and s.dim = ${statsDim}`)
+        cross join lateral (
+          select ${statsKey} as key, currency, visits, visitors, orders, paid_orders, revenue
+          from link_stats
+          where ${owner} and dim = ${statsDim} and grain = r.grain and bucket >= r.lo and bucket < r.hi
+          offset 0
+        ) as s`)
     }
     // One part per raw range (at most two), each a plain range on an index of (link or project, time).
     for (const range of plan.raw) {
