@@ -85,9 +85,9 @@ async function generate(db, merchantId, projectId, links, offset) {
     const to = Math.min(VISITS, from + chunk) - 1
     await sql`
       with v as (
-        insert into visits (paylink_id, visited_at, visitor_hash, utm_source, utm_medium, utm_campaign,
+        insert into visits (paylink_id, project_id, visited_at, visitor_hash, utm_source, utm_medium, utm_campaign,
                             referrer_host, country, order_id)
-        select (${links}::text[])[1 + i % ${links.length}],
+        select (${links}::text[])[1 + i % ${links.length}], ${projectId},
                to_timestamp((${end - DAYS * 86_400_000} + (i - ${offset}) * ${step}) / 1000.0),
                substr(md5((i % 350000)::text), 1, 32),
                case when i % 7 = 0 then null else 'source' || (i % 5) end,
