@@ -151,7 +151,8 @@ function compareRowIds(a: RowId, b: RowId): number {
   )
 }
 
-function cmp(a: string, b: string): number {
+/** Code-unit order of strings, the same on every machine and in PostgreSQL's C collation. */
+export function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0
 }
 
@@ -169,9 +170,10 @@ export interface RecordedVisit extends Attribution {
  * remembers who has been seen.
  */
 export async function recordVisits(tx: Tx, visits: RecordedVisit[]): Promise<void> {
+  const ids = visits.map((v) => visitorDayId(v.paylink_id, utcDay(v.visited_at), v.visitor_hash))
   const firsts = new Map<string, RecordedVisit>()
-  for (const visit of visits) {
-    const id = visitorDayId(visit.paylink_id, utcDay(visit.visited_at), visit.visitor_hash)
+  for (const [i, visit] of visits.entries()) {
+    const id = ids[i] as string
     const seen = firsts.get(id)
     if (!seen || seen.visited_at > visit.visited_at) firsts.set(id, visit)
   }
@@ -198,8 +200,8 @@ export async function recordVisits(tx: Tx, visits: RecordedVisit[]): Promise<voi
   )
 
   const batch = new RollupBatch()
-  for (const visit of visits) {
-    const id = visitorDayId(visit.paylink_id, utcDay(visit.visited_at), visit.visitor_hash)
+  for (const [i, visit] of visits.entries()) {
+    const id = ids[i] as string
     const isFirst = newVisitors.has(id) && firsts.get(id) === visit
     const base = { ...visit, paylinkId: visit.paylink_id, projectId: visit.project_id, at: visit.visited_at }
     batch.add({ ...base, currency: '', counters: { visits: 1, visitors: isFirst ? 1 : 0 } })

@@ -5,7 +5,14 @@ import { type TProperties, Type } from 'typebox'
 import { errors, ObjectId, PaylinkId } from '../../lib/http.js'
 import type { Services } from '../../services.js'
 import { paylinkValidationCodes } from '../paylinks/schemas.js'
-import { type GroupedDim, type GroupRow, MAX_PERIOD_DAYS, type Scope, splitUtmKey } from './service.js'
+import {
+  type DashboardQuery as DashboardQueryInput,
+  type GroupedDim,
+  type GroupRow,
+  MAX_PERIOD_DAYS,
+  type Scope,
+  splitUtmKey,
+} from './service.js'
 
 const tags = ['dashboards']
 
@@ -223,7 +230,7 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox<{ services: Services }> 
     target: Scope,
     dim: GroupedDim,
     merchantId: string,
-    query: { period_from?: number; period_to?: number; timezone?: string; limit?: number },
+    query: DashboardQueryInput,
     key: (row: GroupRow) => K,
   ) {
     const period = await analytics.period(merchantId, target, query)

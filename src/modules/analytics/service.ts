@@ -1,15 +1,15 @@
 // Dashboards of a paylink or a project over a period, answered from the rollups. A period is cut into
-// whole UTC days (day rows), whole quarters of an hour (15-minute rows) and, at its two ends, less than
-// a quarter each of raw visits and orders; so a query reads a number of rows that depends on the
+// whole UTC days, then whole hours, then whole quarters of an hour and, at its two ends, less than a
+// quarter each of raw visits and orders; so a query reads a number of rows that depends on the
 // period's length and the keys, never on the number of visits.
-import { type RawBuilder, type Sql, sql } from 'kysely'
+import { type RawBuilder, sql } from 'kysely'
 import type { Db } from '../../lib/db.js'
 import { invalid } from '../../lib/errors.js'
 import type { StatGrain } from '../../lib/schema.js'
-import { DAY_MS } from '../../lib/time.js'
+import { type Clock, DAY_MS } from '../../lib/time.js'
 import type { PaylinkService } from '../paylinks/service.js'
 import type { ProjectService } from '../projects/service.js'
-import { GRAINS, HOUR_MS, QUARTER_MS, UTM_SEPARATOR } from './rollup.js'
+import { cmp, GRAINS, HOUR_MS, QUARTER_MS, UTM_SEPARATOR } from './rollup.js'
 
 export type Scope = { kind: 'paylink'; id: string } | { kind: 'project'; id: string }
 export type GroupedDim = 'country' | 'referrer' | 'utm' | 'date' | 'paylink'
@@ -67,7 +67,7 @@ export class AnalyticsService {
 
   constructor(
     private readonly db: Db,
-    private readonly clock: { now(): Date },
+    private readonly clock: Clock,
     private readonly projects: ProjectService,
     private readonly paylinks: PaylinkService,
   ) {}
@@ -216,13 +216,13 @@ export class AnalyticsService {
 
 type StatDimOrGroup = 'all' | GroupedDim
 
-const utmExpression = sql`coalesce(utm_source, '') || chr(31) || coalesce(utm_medium, '') || chr(31) || coalesce(utm_campaign, '')`
-const RAW_KEYS: Record<StatDimOrGroup, RawBuilder<unknown> | Sql> = {
+/** The key of each dimension computed from a raw visit or order, as `dimensionKeys` in rollup.ts does. */
+const RAW_KEYS: Record<StatDimOrGroup, RawBuilder<unknown>> = {
   all: sql`''`,
   date: sql`''`,
   country: sql`coalesce(country, '')`,
   referrer: sql`coalesce(referrer_host, '')`,
-  utm: utmExpression,
+  utm: sql`coalesce(utm_source, '') || chr(31) || coalesce(utm_medium, '') || chr(31) || coalesce(utm_campaign, '')`,
   paylink: sql`paylink_id`,
 }
 
@@ -408,8 +408,4 @@ export function splitUtmKey(key: string): {
 } {
   const [source = '', medium = '', campaign = ''] = key.split(UTM_SEPARATOR)
   return { utm_source: source || null, utm_medium: medium || null, utm_campaign: campaign || null }
-}
-
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0
 }
