@@ -154,5 +154,6 @@ describe('paylinks stats rebuild', () => {
     } finally {
       await server.stop()
     }
-  })
+    // Five process starts on the embedded database: 19 s on an idle machine, more when CI is busy.
+  }, 90_000)
 })
