@@ -3,7 +3,7 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { PGlite } from '@electric-sql/pglite'
-import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely'
+import { Kysely, PostgresDialect, type SelectQueryBuilder, sql, type Transaction } from 'kysely'
 import { PGliteDialect } from 'kysely-pglite-dialect'
 import pg from 'pg'
 import lockfile from 'proper-lockfile'
@@ -174,4 +174,22 @@ export async function touchLastUsed(db: Executor, table: 'api_keys' | 'portal_ke
       eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', new Date(now.getTime() - 60_000))]),
     )
     .execute()
+}
+
+/**
+ * One page of a filtered list and the total it is a page of, both read from the same filters: `page`
+ * adds the selection, order, offset and limit; the count uses the filters alone.
+ */
+export async function pageWithTotal<D, TB extends keyof D, O, Row>(
+  filtered: SelectQueryBuilder<D, TB, O>,
+  page: (query: SelectQueryBuilder<D, TB, O>) => Promise<Row[]>,
+): Promise<{ rows: Row[]; total: number }> {
+  const [rows, count] = await Promise.all([
+    page(filtered),
+    // TypeScript cannot resolve the selection's shape over a generic table set; it is this one column.
+    filtered.select((eb) => eb.fn.countAll().as('total')).executeTakeFirstOrThrow() as unknown as Promise<{
+      total: string | number | bigint
+    }>,
+  ])
+  return { rows, total: Number(count.total) }
 }

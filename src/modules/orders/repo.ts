@@ -1,4 +1,4 @@
-import type { Executor } from '../../lib/db.js'
+import { type Executor, pageWithTotal } from '../../lib/db.js'
 import type { OrderItemRow, OrderRow } from '../../lib/schema.js'
 import type { ListOrdersQuery, OrderDetail } from './schemas.js'
 
@@ -59,17 +59,16 @@ export async function listOrders(
   if (q.paylink_id) base = base.where('paylink_id', '=', q.paylink_id)
   if (q.portal_id) base = base.where('portal_id', '=', q.portal_id)
   if (q.status) base = base.where('status', '=', q.status)
-  const [rows, count] = await Promise.all([
-    base
+  const { rows, total } = await pageWithTotal(base, (page) =>
+    page
       .selectAll()
       .orderBy('created_at', 'desc')
       .orderBy('id', 'desc')
       .offset(q.offset)
       .limit(q.limit)
       .execute(),
-    base.select((eb) => eb.fn.countAll<number>().as('total')).executeTakeFirstOrThrow(),
-  ])
-  return { rows: await withDetails(db, rows), total: Number(count.total) }
+  )
+  return { rows: await withDetails(db, rows), total }
 }
 
 /**

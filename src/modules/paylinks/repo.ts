@@ -1,4 +1,4 @@
-import type { Executor } from '../../lib/db.js'
+import { type Executor, pageWithTotal } from '../../lib/db.js'
 import type { PaylinkRow } from '../../lib/schema.js'
 import type { PaylinkWithProducts } from './schemas.js'
 
@@ -79,15 +79,8 @@ export async function listPaylinks(
     .where('merchant_id', '=', merchantId)
     .where('project_id', '=', projectId)
     .where('deleted_at', 'is', null)
-  const [rows, count] = await Promise.all([
-    base
-      .selectAll()
-      .orderBy('created_at', 'desc')
-      .orderBy('id', 'desc')
-      .offset(offset)
-      .limit(limit)
-      .execute(),
-    base.select((eb) => eb.fn.countAll<number>().as('total')).executeTakeFirstOrThrow(),
-  ])
-  return { rows: await withProducts(db, rows), total: Number(count.total) }
+  const { rows, total } = await pageWithTotal(base, (q) =>
+    q.selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').offset(offset).limit(limit).execute(),
+  )
+  return { rows: await withProducts(db, rows), total }
 }

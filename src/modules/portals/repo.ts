@@ -1,4 +1,4 @@
-import type { Executor } from '../../lib/db.js'
+import { type Executor, pageWithTotal } from '../../lib/db.js'
 import type { PaymentMethodRow, PortalKeyRow, PortalRow } from '../../lib/schema.js'
 
 export function insertPortal(db: Executor, portal: Omit<PortalRow, 'deleted_at'>) {
@@ -25,17 +25,9 @@ export async function listPortals(
 ) {
   let base = db.selectFrom('portals').where('merchant_id', '=', merchantId).where('deleted_at', 'is', null)
   if (projectId) base = base.where('project_id', '=', projectId)
-  const [rows, count] = await Promise.all([
-    base
-      .selectAll()
-      .orderBy('created_at', 'desc')
-      .orderBy('id', 'desc')
-      .offset(offset)
-      .limit(limit)
-      .execute(),
-    base.select((eb) => eb.fn.countAll<number>().as('total')).executeTakeFirstOrThrow(),
-  ])
-  return { rows, total: Number(count.total) }
+  return pageWithTotal(base, (q) =>
+    q.selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').offset(offset).limit(limit).execute(),
+  )
 }
 
 export function insertPortalKey(db: Executor, key: Omit<PortalKeyRow, 'last_used_at' | 'revoked_at'>) {

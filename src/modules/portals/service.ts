@@ -2,7 +2,7 @@
 // and checkout-setup pages that save a payment method.
 import { randomBytes } from 'node:crypto'
 import type { Config } from '../../lib/config.js'
-import { type Db, softDelete, touchLastUsed } from '../../lib/db.js'
+import { type Db, pageWithTotal, softDelete, touchLastUsed } from '../../lib/db.js'
 import { AppError, invalid } from '../../lib/errors.js'
 import { newPrefixedId } from '../../lib/ids.js'
 import { hashesEqual, hashKey } from '../../lib/keys.js'
@@ -132,17 +132,15 @@ export class PortalService {
     let base = this.db.selectFrom('payment_requests').where('merchant_id', '=', merchantId)
     if (filter.portalId) base = base.where('portal_id', '=', filter.portalId)
     if (filter.projectId) base = base.where('project_id', '=', filter.projectId)
-    const [rows, count] = await Promise.all([
-      base
+    return pageWithTotal(base, (q) =>
+      q
         .selectAll()
         .orderBy('created_at', 'desc')
         .orderBy('id', 'desc')
         .offset(filter.offset)
         .limit(filter.limit)
         .execute(),
-      base.select((eb) => eb.fn.countAll<number>().as('total')).executeTakeFirstOrThrow(),
-    ])
-    return { rows, total: Number(count.total) }
+    )
   }
 
   // — The portal payment API —

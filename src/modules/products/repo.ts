@@ -1,4 +1,4 @@
-import type { Executor } from '../../lib/db.js'
+import { type Executor, pageWithTotal } from '../../lib/db.js'
 import type { ProductRow } from '../../lib/schema.js'
 import type { Price, ProductWithPrices } from './schemas.js'
 
@@ -73,17 +73,16 @@ export async function listProducts(
   let base = liveProducts(db, merchantId)
   if (filter.projectId) base = base.where('products.project_id', '=', filter.projectId)
   if (!filter.includeArchived) base = base.where('products.archived_at', 'is', null)
-  const [rows, count] = await Promise.all([
-    base
+  const { rows, total } = await pageWithTotal(base, (q) =>
+    q
       .selectAll('products')
       .orderBy('products.created_at', 'desc')
       .orderBy('products.id', 'desc')
       .offset(filter.offset)
       .limit(filter.limit)
       .execute(),
-    base.select((eb) => eb.fn.countAll<number>().as('total')).executeTakeFirstOrThrow(),
-  ])
-  return { rows: await withPrices(db, rows), total: Number(count.total) }
+  )
+  return { rows: await withPrices(db, rows), total }
 }
 
 export async function insertProduct(

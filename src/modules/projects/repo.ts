@@ -1,4 +1,4 @@
-import { type Executor, softDelete } from '../../lib/db.js'
+import { type Executor, pageWithTotal, softDelete } from '../../lib/db.js'
 import type { NewProject, ProjectUpdate } from '../../lib/schema.js'
 
 /** A live project of the merchant; another merchant's or a deleted one is indistinguishable from none. */
@@ -29,17 +29,9 @@ export function updateProject(db: Executor, merchantId: string, id: string, chan
 
 export async function listProjects(db: Executor, merchantId: string, offset: number, limit: number) {
   const base = db.selectFrom('projects').where('merchant_id', '=', merchantId).where('deleted_at', 'is', null)
-  const [rows, count] = await Promise.all([
-    base
-      .selectAll()
-      .orderBy('created_at', 'desc')
-      .orderBy('id', 'desc')
-      .offset(offset)
-      .limit(limit)
-      .execute(),
-    base.select((eb) => eb.fn.countAll<number>().as('total')).executeTakeFirstOrThrow(),
-  ])
-  return { rows, total: Number(count.total) }
+  return pageWithTotal(base, (q) =>
+    q.selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').offset(offset).limit(limit).execute(),
+  )
 }
 
 /** Marks the project deleted, archives its products and deletes its paylinks, keeping their history. */

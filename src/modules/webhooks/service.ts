@@ -1,6 +1,6 @@
 // Webhook endpoints of a merchant, their secrets, and the record of their deliveries.
 import type { Config } from '../../lib/config.js'
-import type { Db } from '../../lib/db.js'
+import { type Db, pageWithTotal } from '../../lib/db.js'
 import { AppError, invalid } from '../../lib/errors.js'
 import { newPrefixedId } from '../../lib/ids.js'
 import type { WebhookEndpointRow } from '../../lib/schema.js'
@@ -144,8 +144,8 @@ export class WebhookService {
       .innerJoin('events as e', 'e.id', 'd.event_id')
       .where('d.endpoint_id', '=', endpointId)
     if (filter.status) base = base.where('d.status', '=', filter.status as 'pending')
-    const [rows, count] = await Promise.all([
-      base
+    const { rows, total } = await pageWithTotal(base, (q) =>
+      q
         .selectAll('d')
         .select(['e.type as event_type'])
         .orderBy('d.created_at', 'desc')
@@ -153,8 +153,7 @@ export class WebhookService {
         .offset(filter.offset)
         .limit(filter.limit)
         .execute(),
-      base.select((eb) => eb.fn.countAll<number>().as('total')).executeTakeFirstOrThrow(),
-    ])
+    )
     const attempts =
       rows.length === 0
         ? []
@@ -169,7 +168,7 @@ export class WebhookService {
             .orderBy('id')
             .execute()
     return {
-      total: Number(count.total),
+      total,
       rows: rows.map((r) => ({ ...r, attempt_log: attempts.filter((a) => a.delivery_id === r.id) })),
     }
   }
