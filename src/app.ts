@@ -7,13 +7,15 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Ajv, { type Options as AjvOptions } from 'ajv'
 import addFormats from 'ajv-formats'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import { ADMIN_PREFIX } from './app-prefix.js'
 import { AppError, sendError } from './lib/errors.js'
 import { PUBLIC_DIR } from './lib/html.js'
 import { ErrorBody } from './lib/http.js'
 import type { Logger } from './lib/logger.js'
 import { dashboardRoutes } from './modules/analytics/routes.js'
 import { checkoutRoutes } from './modules/checkout/routes.js'
-import { requireMerchantKey } from './modules/merchants/auth.js'
+import { dashboardPages } from './modules/dashboard/routes.js'
+import { InternalCredential, requireMerchantKey } from './modules/merchants/auth.js'
 import { merchantRoutes } from './modules/merchants/routes.js'
 import { orderRoutes } from './modules/orders/routes.js'
 import { Order } from './modules/orders/schemas.js'
@@ -30,7 +32,6 @@ import { systemRoutes } from './modules/system/routes.js'
 import { Endpoint, webhookRoutes } from './modules/webhooks/routes.js'
 import type { Services } from './services.js'
 
-export const ADMIN_PREFIX = '/admin/api/v1'
 const REQUEST_ID = /^[\w.:-]{1,64}$/
 
 export interface AppOptions {
@@ -139,9 +140,11 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   await app.register(systemRoutes, { services })
   await app.register(fastifyStatic, { root: PUBLIC_DIR, prefix: '/assets/', maxAge: '1h', schemaHide: true })
   await app.register(checkoutRoutes, { services })
+  const credential = new InternalCredential()
+  await app.register(dashboardPages, { services, credential, prefix: '/dashboard' })
   await app.register(
     async (admin) => {
-      requireMerchantKey(admin, services.merchants)
+      requireMerchantKey(admin, services.merchants, credential)
       admin.addHook('onRoute', (route) => {
         route.schema = { ...route.schema, security: [{ bearerAuth: [] }] }
       })

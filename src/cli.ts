@@ -1,4 +1,4 @@
-// The `paylinks` command: serve, migrate, and merchant and key administration on the server's database.
+// The `paylinks` command: serve, migrate, and merchant, key and user administration on the server's database.
 import { pathToFileURL } from 'node:url'
 import { Command, CommanderError } from 'commander'
 import { type Config, ConfigError, loadConfig } from './lib/config.js'
@@ -7,6 +7,8 @@ import { AppError } from './lib/errors.js'
 import { migrateToLatest } from './lib/migrate.js'
 import { systemClock } from './lib/time.js'
 import { rebuildStats } from './modules/analytics/rollup.js'
+import { generatePassword } from './modules/users/password.js'
+import type { User } from './modules/users/service.js'
 import { runServer } from './server.js'
 import { createServices, type Services } from './services.js'
 
@@ -33,8 +35,41 @@ async function withServices<T>(config: Config, work: (services: Services) => Pro
   }
 }
 
+/** The password from stdin (without its final newline), or a generated one to show once. */
+async function newPassword(
+  fromStdin: boolean | undefined,
+): Promise<{ password: string; generated: boolean }> {
+  if (!fromStdin) return { password: generatePassword(), generated: true }
+  const chunks: Buffer[] = []
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
+  return {
+    password: Buffer.concat(chunks)
+      .toString('utf8')
+      .replace(/\r?\n$/, ''),
+    generated: false,
+  }
+}
+
 function print(json: boolean, value: unknown, text: string): void {
   process.stdout.write(json ? `${JSON.stringify(value)}\n` : `${text}\n`)
+}
+
+/** A user and, when it was generated here, its password: printed this once and never again. */
+function printUser(
+  json: boolean,
+  user: User,
+  secret: { password: string; generated: boolean },
+  headline: string,
+): void {
+  const shown = secret.generated ? secret.password : undefined
+  print(
+    json,
+    {
+      user: { id: user.id, email: user.email, merchant_id: user.merchant_id },
+      ...(shown ? { password: shown } : {}),
+    },
+    shown ? `${headline}\npassword (shown only now): ${shown}` : headline,
+  )
 }
 
 export function buildCli(env: NodeJS.ProcessEnv): Command {
@@ -110,6 +145,52 @@ export function buildCli(env: NodeJS.ProcessEnv): Command {
     .action(async (keyId: string) => {
       const revoked = await withServices(config(), (s) => s.merchants.revokeKey(keyId))
       process.stdout.write(`revoked ${revoked.id} (${revoked.prefix}…)\n`)
+    })
+
+  const user = program.command('user').description('manage dashboard users')
+  user
+    .command('create')
+    .description('create a user who signs in to the dashboard for a merchant')
+    .requiredOption('--merchant <id>', 'merchant id')
+    .requiredOption('--email <email>', 'the email to sign in with')
+    .option('--name <name>', 'the person’s name')
+    .option('--password-stdin', 'read the password from stdin instead of generating one')
+    .option('--json', 'print one JSON object: {"user":{"id","email","merchant_id"},"password"}')
+    .action(
+      async (opts: {
+        merchant: string
+        email: string
+        name?: string
+        passwordStdin?: boolean
+        json?: boolean
+      }) => {
+        const { password, generated } = await newPassword(opts.passwordStdin)
+        const created = await withServices(config(), (s) =>
+          s.users.create({ merchantId: opts.merchant, email: opts.email, name: opts.name, password }),
+        )
+        printUser(
+          Boolean(opts.json),
+          created,
+          { password, generated },
+          `user ${created.id} (${created.email}) for merchant ${created.merchant_id}`,
+        )
+      },
+    )
+  user
+    .command('password')
+    .description('set a new password for a user and sign them out everywhere')
+    .requiredOption('--email <email>', 'the user’s email')
+    .option('--password-stdin', 'read the password from stdin instead of generating one')
+    .option('--json', 'print one JSON object: {"user":{"id","email","merchant_id"},"password"}')
+    .action(async (opts: { email: string; passwordStdin?: boolean; json?: boolean }) => {
+      const { password, generated } = await newPassword(opts.passwordStdin)
+      const updated = await withServices(config(), (s) => s.users.setPassword(opts.email, password))
+      printUser(
+        Boolean(opts.json),
+        updated,
+        { password, generated },
+        `new password set for ${updated.email}; their sessions have ended`,
+      )
     })
 
   const stats = program.command('stats').description('statistics rollups')

@@ -1,10 +1,14 @@
-// Demo data for the first start on an empty database, so a new user has something to call and to open.
+// Demo data for the first start on an empty database, so a new user has something to call, to open and
+// to sign in to.
+import { generatePassword } from './modules/users/password.js'
 import type { Services } from './services.js'
 
 export interface DemoData {
   merchantId: string
   merchantName: string
   apiKey: string
+  userEmail: string
+  userPassword: string
   projectId: string
   productIds: string[]
   paylinkId: string
@@ -78,10 +82,19 @@ async function seed(services: Services): Promise<DemoData> {
     life_days: Math.max(...services.config.paylinkLifeDays),
     name: 'Demo: T-shirt and stickers',
   })
+  const userPassword = generatePassword()
+  const user = await services.users.create({
+    merchantId: merchant.id,
+    email: 'demo@example.com',
+    password: userPassword,
+    name: 'Demo User',
+  })
   return {
     merchantId: merchant.id,
     merchantName: merchant.name,
     apiKey: secret,
+    userEmail: user.email,
+    userPassword,
     projectId: project.id,
     productIds,
     paylinkId: paylink.id,

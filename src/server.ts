@@ -54,6 +54,9 @@ function banner(config: Config, kind: 'pglite' | 'postgres', demo: DemoData | un
     lines.push(
       '',
       'First start: created a demo merchant, project, products and paylink.',
+      `  Dashboard:  ${base}/dashboard`,
+      `    sign in as ${demo.userEmail} with the password ${demo.userPassword}  (shown only now;`,
+      `    \`paylinks user password --email ${demo.userEmail}\` sets a new one)`,
       `  API key (shown only now):  ${demo.apiKey}`,
       `  Demo paylink (open it in a browser and pay with 4242 4242 4242 4242):`,
       `    ${base}/paylink/${demo.paylinkId}?utm_source=readme&utm_medium=terminal`,

@@ -14,6 +14,7 @@ import { PaylinkService } from './modules/paylinks/service.js'
 import { PortalService } from './modules/portals/service.js'
 import { ProductService } from './modules/products/service.js'
 import { ProjectService } from './modules/projects/service.js'
+import { UserService } from './modules/users/service.js'
 import { WebhookDispatcher } from './modules/webhooks/dispatcher.js'
 import { WebhookService } from './modules/webhooks/service.js'
 
@@ -22,6 +23,7 @@ export interface Services {
   database: Database
   clock: Clock
   merchants: MerchantService
+  users: UserService
   projects: ProjectService
   products: ProductService
   paylinks: PaylinkService
@@ -52,6 +54,7 @@ export function createServices(
   const provider = options.provider ?? new SandboxProvider()
   const { db } = database
   const merchants = new MerchantService(db, clock)
+  const users = new UserService(db, clock)
   const projects = new ProjectService(db, clock)
   const products = new ProductService(db, clock, projects)
   const paylinks = new PaylinkService(db, clock, config, projects)
@@ -66,6 +69,7 @@ export function createServices(
     database,
     clock,
     merchants,
+    users,
     projects,
     products,
     paylinks,

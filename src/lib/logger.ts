@@ -5,6 +5,7 @@ import type { LogLevel } from './config.js'
 const REDACT = [
   'req.headers.authorization',
   'req.headers.cookie',
+  'req.headers["x-paylinks-internal"]',
   'headers.authorization',
   '*.api_key',
   '*.key',

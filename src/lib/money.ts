@@ -85,3 +85,18 @@ export function sumAmounts(amounts: number[]): number {
   if (!Number.isSafeInteger(total)) throw new RangeError('total is out of range')
   return total
 }
+
+/**
+ * A decimal amount typed by a person ('19.99', '0.005', '700') in minor units of the currency, exactly
+ * (string arithmetic, no float); undefined when it is not a plain decimal with at most the currency's
+ * digits after the point.
+ */
+export function fromDecimalString(text: string, currency: string): number | undefined {
+  const exponent = currencyExponent(currency)
+  const match = /^(\d{1,15})(?:\.(\d*))?$/.exec(text.trim())
+  if (!match) return undefined
+  const [, whole = '', fraction = ''] = match
+  if (fraction.length > exponent) return undefined
+  const amount = Number(whole + fraction.padEnd(exponent, '0'))
+  return Number.isSafeInteger(amount) ? amount : undefined
+}

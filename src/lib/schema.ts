@@ -188,8 +188,35 @@ export interface WebhookAttemptsTable {
   succeeded: boolean
 }
 
+export interface UsersTable {
+  id: string
+  merchant_id: string
+  /** Lower case; unique across the installation. */
+  email: string
+  name: string | null
+  /** scrypt in PHC string form. */
+  password_hash: string
+  created_at: CreatedAt
+  last_login_at: NullableTimestamp
+  disabled_at: NullableTimestamp
+}
+
+export interface UserSessionsTable {
+  /** SHA-256 of the session cookie's token, lowercase hex. */
+  id: string
+  user_id: string
+  created_at: CreatedAt
+  last_seen_at: Timestamp
+  expires_at: Timestamp
+  revoked_at: NullableTimestamp
+  ip: string | null
+  user_agent: string | null
+}
+
 export interface DB {
   settings: SettingsTable
+  users: UsersTable
+  user_sessions: UserSessionsTable
   merchants: MerchantsTable
   api_keys: ApiKeysTable
   projects: ProjectsTable
@@ -225,6 +252,7 @@ export type CheckoutSetupRow = Selectable<CheckoutSetupsTable>
 export type PaymentMethodRow = Selectable<PaymentMethodsTable>
 
 export type Merchant = Selectable<MerchantsTable>
+export type UserRow = Selectable<UsersTable>
 export type ApiKeyRow = Selectable<ApiKeysTable>
 export type ProjectRow = Selectable<ProjectsTable>
 export type NewProject = Insertable<ProjectsTable>

@@ -368,6 +368,17 @@ export function localDayRanges(period: Period): Range[] {
   return ranges
 }
 
+/** The local calendar date (YYYY-MM-DD) of an instant in the time zone. */
+export function localDate(ms: number, timezone: string): string {
+  return dayFormatter(timezone)(ms)
+}
+
+/** The instant (ms) at which the local calendar date `day` begins in the time zone. */
+export function localDayStart(day: string, timezone: string): number {
+  const previous = new Date(Date.parse(`${day}T00:00:00Z`) - DAY_MS).toISOString().slice(0, 10)
+  return nextDayStart(dayFormatter(timezone), previous, Number.NEGATIVE_INFINITY)
+}
+
 /** The first instant after `after` whose local date is later than `day`. */
 function nextDayStart(dateOf: (ms: number) => string, day: string, after: number): number {
   // Local midnight is within 26 hours of UTC midnight of the next date (offsets range −12 to +14 h).

@@ -1,4 +1,6 @@
-// Bearer authentication of the admin API: every route under it gets `request.merchantId`.
+// Bearer authentication of the admin API: every route under it gets `request.merchantId`. The dashboard
+// calls the same API in-process (app.inject) for its signed-in user, with a per-process credential.
+import { randomBytes, timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { AppError } from '../../lib/errors.js'
 import type { MerchantService } from './service.js'
@@ -18,10 +20,44 @@ export function bearerToken(request: FastifyRequest): string | undefined {
   return match?.[1]
 }
 
-export function requireMerchantKey(app: FastifyInstance, merchants: MerchantService): void {
+/**
+ * The credential of in-process calls: a random secret that exists only in this process's memory (it is
+ * never sent over a socket, logged or stored), presented with the merchant the caller acts for.
+ */
+export class InternalCredential {
+  static readonly HEADER = 'x-paylinks-internal'
+  private readonly secret = randomBytes(32)
+  private readonly hex = this.secret.toString('hex')
+
+  header(merchantId: string): Record<string, string> {
+    return { [InternalCredential.HEADER]: `${this.hex} ${merchantId}` }
+  }
+
+  /** The merchant of a valid header value, or undefined. */
+  merchantOf(value: string): string | undefined {
+    const [secret = '', merchantId, ...rest] = value.split(' ')
+    const given = Buffer.from(secret, 'hex')
+    if (rest.length || !merchantId || given.length !== this.secret.length) return undefined
+    return timingSafeEqual(given, this.secret) ? merchantId : undefined
+  }
+}
+
+export function requireMerchantKey(
+  app: FastifyInstance,
+  merchants: MerchantService,
+  internal?: InternalCredential,
+): void {
   app.decorateRequest('merchantId', '')
   app.decorateRequest('apiKeyId', '')
   app.addHook('onRequest', async (request) => {
+    const inProcess = request.headers[InternalCredential.HEADER]
+    if (inProcess !== undefined) {
+      const merchantId =
+        internal && typeof inProcess === 'string' ? internal.merchantOf(inProcess) : undefined
+      if (!merchantId) throw new AppError('unauthorized', 'invalid in-process credential')
+      request.merchantId = merchantId
+      return
+    }
     const header = request.headers.authorization
     if (!header) {
       throw new AppError('unauthorized', 'missing API key: send Authorization: Bearer <secret key>')

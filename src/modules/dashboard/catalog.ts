@@ -1,0 +1,393 @@
+// Dashboard pages of what a merchant sells: projects, their products and their paylinks.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import QRCode from 'qrcode'
+import { currencyExponent, fromDecimalString, isCurrency, toDecimalString } from '../../lib/money.js'
+import { MAX_PRODUCTS } from '../paylinks/schemas.js'
+import {
+  type ApiError,
+  ApiFailure,
+  fieldErrors,
+  type List,
+  listProjects,
+  NotFoundError,
+  type PaylinkJson,
+  type ProductJson,
+  type ProjectJson,
+  projectOf,
+} from './api.js'
+import { type Form, failed, many, one } from './form.js'
+import type { PageKit } from './routes.js'
+
+export const UTM_FIELDS = ['utm_source', 'utm_medium', 'utm_campaign', 'utm_term', 'utm_content'] as const
+
+/** The form's price rows as the API's prices, or the field errors of the rows a person got wrong. */
+function readPrices(form: Form): {
+  prices: { currency: string; amount: number }[]
+  errors: Record<string, string>
+} {
+  const prices: { currency: string; amount: number }[] = []
+  const errors: Record<string, string> = {}
+  const refuse = (field: string, rule: string) => {
+    errors[field] = rule
+    errors.prices ??= `${field}: ${rule}`
+  }
+  // Rows left blank are skipped, so prices[n] is the n-th row filled in, as the API numbers them.
+  formPriceRows(form).forEach((row, n) => {
+    const currency = row.currency.toUpperCase()
+    if (!isCurrency(currency)) {
+      refuse(`prices[${n}].currency`, 'must be an ISO 4217 currency code, e.g. USD')
+      return
+    }
+    const amount = fromDecimalString(row.amount, currency)
+    if (amount === undefined) {
+      const digits = currencyExponent(currency)
+      refuse(
+        `prices[${n}].amount`,
+        `must be a positive amount with at most ${digits} digit${digits === 1 ? '' : 's'} after the point in ${currency}`,
+      )
+      return
+    }
+    prices.push({ currency, amount })
+  })
+  return { prices, errors }
+}
+
+/** Price rows for the form: the product's prices and three empty rows to add more. */
+function priceRows(prices: { currency: string; amount: number }[] | { currency: string; amount: string }[]) {
+  const rows = prices.map((p) => ({
+    currency: p.currency,
+    amount: typeof p.amount === 'number' ? toDecimalString(p.amount, p.currency) : p.amount,
+  }))
+  return [...rows, ...Array.from({ length: 3 }, () => ({ currency: '', amount: '' }))]
+}
+
+/** The price rows a person filled in (trimmed; blank rows dropped), in the order of the form. */
+function formPriceRows(form: Form) {
+  const currencies = many(form, 'currency')
+  const amounts = many(form, 'amount')
+  return Array.from({ length: Math.max(currencies.length, amounts.length) }, (_, i) => ({
+    currency: (currencies[i] ?? '').trim(),
+    amount: (amounts[i] ?? '').trim(),
+  })).filter((row) => row.currency || row.amount)
+}
+
+export async function catalogPages(app: FastifyInstance, kit: PageKit): Promise<void> {
+  const { render, done, services } = kit
+
+  const projectsPage = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    form: { values?: Form; errors?: Record<string, string>; alert?: string } = {},
+    status = 200,
+  ) => {
+    const list = await listProjects(request.admin)
+    return render(
+      request,
+      reply,
+      'projects',
+      {
+        title: 'Projects',
+        nav: 'projects',
+        projects: list.projects,
+        total: list.total,
+        values: {},
+        errors: {},
+        ...form,
+      },
+      status,
+    )
+  }
+
+  app.get('/projects', (request, reply) => projectsPage(request, reply))
+
+  app.post<{ Body: Form }>('/projects', async (request, reply) => {
+    const body = request.body
+    const result = await request.admin.call<ProjectJson>('POST', '/projects', {
+      body: {
+        name: one(body, 'name'),
+        default_currency: one(body, 'default_currency').toUpperCase(),
+        ...(one(body, 'success_url') ? { success_url: one(body, 'success_url') } : {}),
+        ...(one(body, 'sales_email') ? { sales_email: one(body, 'sales_email') } : {}),
+      },
+    })
+    if (!result.ok)
+      return projectsPage(request, reply, { values: body, ...failed(result.error) }, result.status)
+    return done(reply, `/projects/${result.body.id}`, 'project_created')
+  })
+
+  app.get<{ Params: { id: string } }>('/projects/:id', async (request, reply) => {
+    const project = await projectOf(request.admin, request.params.id)
+    const [products, paylinks, summary] = await Promise.all([
+      request.admin.get<List<'products', ProductJson>>('/products', {
+        project_id: project.id,
+        include_archived: true,
+        limit: 100,
+      }),
+      request.admin.get<List<'paylinks', PaylinkJson>>(`/paylinks/project/${project.id}`, { limit: 100 }),
+      request.admin.get<Record<string, unknown>>(`/projects/${project.id}/dashboard/summary`),
+    ])
+    const names = new Map(products.products.map((p) => [p.id, p.name]))
+    return render(request, reply, 'project', {
+      title: project.name,
+      nav: 'projects',
+      project,
+      products: products.products,
+      paylinks: paylinks.paylinks.map((l) => ({
+        ...l,
+        productNames: l.products.map((p) => names.get(p) ?? p),
+      })),
+      paylinkTotal: paylinks.total,
+      summary,
+    })
+  })
+
+  // Products
+
+  const productForm = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    project: ProjectJson,
+    state: {
+      product?: ProductJson
+      values?: Record<string, unknown>
+      errors?: Record<string, string>
+      alert?: string
+    },
+    status = 200,
+  ) => {
+    const product = state.product
+    const values = state.values ?? {
+      name: product?.name ?? '',
+      description: product?.description ?? '',
+      sku: product?.sku ?? '',
+      prices: priceRows(product?.prices ?? [{ currency: project.default_currency, amount: '' }]),
+    }
+    return render(
+      request,
+      reply,
+      'product',
+      {
+        title: product ? product.name : 'New product',
+        nav: 'projects',
+        project,
+        product,
+        values,
+        errors: state.errors ?? {},
+        alert: state.alert,
+      },
+      status,
+    )
+  }
+  const formValues = (body: Form) => ({
+    name: one(body, 'name'),
+    description: one(body, 'description'),
+    sku: one(body, 'sku'),
+    prices: priceRows(formPriceRows(body)),
+  })
+
+  app.get<{ Params: { id: string } }>('/projects/:id/products/new', async (request, reply) => {
+    const project = await projectOf(request.admin, request.params.id)
+    return productForm(request, reply, project, {})
+  })
+
+  app.post<{ Params: { id: string }; Body: Form }>('/projects/:id/products', async (request, reply) => {
+    const project = await projectOf(request.admin, request.params.id)
+    const body = request.body
+    const { prices, errors } = readPrices(body)
+    if (Object.keys(errors).length) {
+      return productForm(
+        request,
+        reply,
+        project,
+        { values: formValues(body), errors, alert: errors.prices },
+        400,
+      )
+    }
+    const result = await request.admin.call<ProductJson>('POST', '/products', {
+      body: {
+        project_id: project.id,
+        name: one(body, 'name'),
+        ...(one(body, 'description') ? { description: one(body, 'description') } : {}),
+        ...(one(body, 'sku') ? { sku: one(body, 'sku') } : {}),
+        prices,
+      },
+    })
+    if (!result.ok) {
+      return productForm(
+        request,
+        reply,
+        project,
+        { values: formValues(body), ...failed(result.error) },
+        result.status,
+      )
+    }
+    return done(reply, `/projects/${project.id}`, 'product_created')
+  })
+
+  const loadProduct = async (request: FastifyRequest, id: string) => {
+    const product = await request.admin.get<ProductJson>(`/products/${encodeURIComponent(id)}`)
+    const project = await projectOf(request.admin, product.project_id)
+    return { product, project }
+  }
+
+  app.get<{ Params: { id: string } }>('/products/:id', async (request, reply) => {
+    const { product, project } = await loadProduct(request, request.params.id)
+    return productForm(request, reply, project, { product })
+  })
+
+  app.post<{ Params: { id: string }; Body: Form }>('/products/:id', async (request, reply) => {
+    const { product, project } = await loadProduct(request, request.params.id)
+    const body = request.body
+    const { prices, errors } = readPrices(body)
+    if (Object.keys(errors).length) {
+      return productForm(
+        request,
+        reply,
+        project,
+        { product, values: formValues(body), errors, alert: errors.prices },
+        400,
+      )
+    }
+    const result = await request.admin.call<ProductJson>('PATCH', `/products/${product.id}`, {
+      body: {
+        name: one(body, 'name'),
+        description: one(body, 'description') || null,
+        sku: one(body, 'sku') || null,
+        prices,
+      },
+    })
+    if (!result.ok) {
+      return productForm(
+        request,
+        reply,
+        project,
+        { product, values: formValues(body), ...failed(result.error) },
+        result.status,
+      )
+    }
+    return done(reply, `/products/${product.id}`, 'product_updated')
+  })
+
+  app.post<{ Params: { id: string }; Body: Form }>('/products/:id/archive', async (request, reply) => {
+    const { product, project } = await loadProduct(request, request.params.id)
+    const archived = one(request.body, 'archived') !== 'false'
+    const result = await request.admin.call<ProductJson>('PATCH', `/products/${product.id}`, {
+      body: { archived },
+    })
+    if (!result.ok)
+      return productForm(request, reply, project, { product, ...failed(result.error) }, result.status)
+    return done(reply, `/projects/${project.id}`, archived ? 'product_archived' : 'product_restored')
+  })
+
+  // Paylinks
+
+  const paylinkForm = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    project: ProjectJson,
+    state: { values?: Form; errors?: Record<string, string>; alert?: string },
+    status = 200,
+  ) => {
+    const products = await request.admin.get<List<'products', ProductJson>>('/products', {
+      project_id: project.id,
+      limit: 100,
+    })
+    const chosen = new Set(many(state.values, 'products'))
+    return render(
+      request,
+      reply,
+      'paylink-new',
+      {
+        title: 'New paylink',
+        nav: 'projects',
+        project,
+        products: products.products.map((p) => ({ ...p, checked: chosen.has(p.id) })),
+        lifeDays: services.config.paylinkLifeDays,
+        maxProducts: MAX_PRODUCTS,
+        values: { name: one(state.values, 'name'), life_days: one(state.values, 'life_days') },
+        errors: state.errors ?? {},
+        alert: state.alert,
+      },
+      status,
+    )
+  }
+
+  app.get<{ Params: { id: string } }>('/projects/:id/paylinks/new', async (request, reply) => {
+    const project = await projectOf(request.admin, request.params.id)
+    return paylinkForm(request, reply, project, {})
+  })
+
+  app.post<{ Params: { id: string }; Body: Form }>('/projects/:id/paylinks', async (request, reply) => {
+    const project = await projectOf(request.admin, request.params.id)
+    const body = request.body
+    const lifeDays = Number(one(body, 'life_days'))
+    const result = await request.admin.call<PaylinkJson>('POST', '/paylinks', {
+      body: {
+        project_id: project.id,
+        products: many(body, 'products'),
+        life_days: Number.isInteger(lifeDays) ? lifeDays : one(body, 'life_days'),
+        ...(one(body, 'name') ? { name: one(body, 'name') } : {}),
+      },
+    })
+    if (!result.ok) {
+      // The API's paylink codes carry their fixed wording; say which field they are about.
+      const error = result.error
+      const errors = error.code.startsWith('pl0000') ? { products: error.message } : fieldErrors(error)
+      return paylinkForm(
+        request,
+        reply,
+        project,
+        { values: body, errors, alert: error.message },
+        result.status,
+      )
+    }
+    return done(reply, `/paylinks/${result.body.id}`, 'paylink_created')
+  })
+
+  app.post<{ Params: { id: string } }>('/paylinks/:id/delete', async (request, reply) => {
+    const link = await request.admin.get<PaylinkJson>(`/paylinks/${encodeURIComponent(request.params.id)}`)
+    const result = await request.admin.call('DELETE', `/paylinks/${link.id}`)
+    if (!result.ok) throw new ApiFailure(result.status, result.error)
+    return done(reply, `/projects/${link.project_id}`, 'paylink_deleted')
+  })
+
+  // The QR code of the link's URL, with the UTM tags of the query: SVG to print, PNG to paste.
+  app.get<{ Params: { id: string; format: string }; Querystring: Record<string, string> }>(
+    '/paylinks/:id/qr.:format',
+    async (request, reply) => {
+      const format = request.params.format
+      if (format !== 'svg' && format !== 'png') return reply.callNotFound()
+      const url = await taggedUrl(request, request.params.id, request.query)
+      if (typeof url !== 'string') return reply.code(400).type('text/plain').send(url.message)
+      const name = `paylink-${request.params.id.slice(0, 8)}.${format}`
+      reply.header(
+        'content-disposition',
+        `${request.query.download ? 'attachment' : 'inline'}; filename="${name}"`,
+      )
+      reply.header('cache-control', 'private, no-store')
+      if (format === 'svg') {
+        return reply
+          .type('image/svg+xml')
+          .send(await QRCode.toString(url, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 }))
+      }
+      return reply
+        .type('image/png')
+        .send(await QRCode.toBuffer(url, { type: 'png', errorCorrectionLevel: 'M', margin: 2, width: 512 }))
+    },
+  )
+}
+
+/** The paylink's public URL with the UTM tags given, as the API builds it, or the API's refusal. */
+export async function taggedUrl(
+  request: FastifyRequest,
+  id: string,
+  query: Record<string, string | undefined>,
+): Promise<string | ApiError> {
+  const tags = Object.fromEntries(UTM_FIELDS.map((f) => [f, query[f]?.trim()]))
+  const result = await request.admin.call<{ url: string }>('GET', `/paylinks/${encodeURIComponent(id)}/url`, {
+    query: tags,
+  })
+  if (result.ok) return result.body.url
+  if (result.status === 404) throw new NotFoundError(result.error.message)
+  return result.error
+}

@@ -1,0 +1,331 @@
+// Dashboard pages of what happens around the links: orders, portals and their keys, webhook endpoints
+// with their delivery log, and the merchant's API keys.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { EVENT_TYPES } from '../webhooks/events.js'
+import { ApiFailure, type List, listProjects, type PaylinkJson, projectOf } from './api.js'
+import { type Form, failed, many, one } from './form.js'
+import type { PageKit } from './routes.js'
+
+const PAGE_SIZE = 25
+const ORDER_STATUSES = ['created', 'paid', 'expired'] as const
+
+interface PortalJson {
+  id: string
+  project_id: string
+  name: string
+}
+interface WebhookJson {
+  id: string
+  url: string
+  events: string[]
+  enabled: boolean
+}
+
+/** Pagination links of a list: the offsets of the previous and next pages, when there are any. */
+export function pager(total: number, offset: number, limit = PAGE_SIZE) {
+  return {
+    total,
+    from: total ? offset + 1 : 0,
+    to: Math.min(offset + limit, total),
+    prev: offset > 0 ? Math.max(0, offset - limit) : undefined,
+    next: offset + limit < total ? offset + limit : undefined,
+  }
+}
+
+const offsetOf = (value: string | undefined) => {
+  const n = Number(value)
+  return Number.isInteger(n) && n >= 0 && n <= 1_000_000 ? n : 0
+}
+
+export async function operationsPages(app: FastifyInstance, kit: PageKit): Promise<void> {
+  const { render, done } = kit
+
+  // Orders
+
+  app.get<{ Querystring: Record<string, string> }>('/orders', async (request, reply) => {
+    const query = request.query
+    const filters = {
+      project_id: query.project_id?.trim() || undefined,
+      paylink_id: query.paylink_id?.trim() || undefined,
+      status: query.status?.trim() || undefined,
+    }
+    const offset = offsetOf(query.offset)
+    const [projects, result] = await Promise.all([
+      listProjects(request.admin),
+      request.admin.call<List<'orders', Record<string, unknown>>>('GET', '/orders', {
+        query: { ...filters, offset, limit: PAGE_SIZE },
+      }),
+    ])
+    const paylinks = filters.project_id
+      ? await request.admin
+          .call<List<'paylinks', PaylinkJson>>(
+            'GET',
+            `/paylinks/project/${encodeURIComponent(filters.project_id)}`,
+            {
+              query: { limit: 100 },
+            },
+          )
+          .then((r) => (r.ok ? r.body.paylinks : []))
+      : []
+    const filterQuery = new URLSearchParams(
+      Object.entries(filters).filter((e): e is [string, string] => Boolean(e[1])),
+    ).toString()
+    return render(
+      request,
+      reply,
+      'orders',
+      {
+        title: 'Orders',
+        nav: 'orders',
+        projects: projects.projects,
+        paylinks,
+        statuses: ORDER_STATUSES,
+        filters,
+        filterQuery: filterQuery ? `&${filterQuery}` : '',
+        orders: result.ok ? result.body.orders : [],
+        page: pager(result.ok ? result.body.total : 0, offset),
+        ...(result.ok ? { errors: {} } : failed(result.error)),
+      },
+      result.ok ? 200 : result.status,
+    )
+  })
+
+  app.get<{ Params: { id: string } }>('/orders/:id', async (request, reply) => {
+    const order = await request.admin.get<{ id: string; project_id: string; paylink_id: string | null }>(
+      `/orders/${encodeURIComponent(request.params.id)}`,
+    )
+    const project = await projectOf(request.admin, order.project_id).catch(() => undefined)
+    return render(request, reply, 'order', { title: `Order ${order.id}`, nav: 'orders', order, project })
+  })
+
+  // Portals and their keys
+
+  const portalsPage = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    form: { values?: Form; errors?: Record<string, string>; alert?: string } = {},
+    status = 200,
+  ) => {
+    const [projects, portals] = await Promise.all([
+      listProjects(request.admin),
+      request.admin.get<List<'portals', PortalJson>>('/portals', { limit: 100 }),
+    ])
+    const names = new Map(projects.projects.map((p) => [p.id, p.name]))
+    return render(
+      request,
+      reply,
+      'portals',
+      {
+        title: 'Portals',
+        nav: 'portals',
+        projects: projects.projects,
+        portals: portals.portals.map((p) => ({ ...p, projectName: names.get(p.project_id) ?? p.project_id })),
+        total: portals.total,
+        values: form.values ?? {},
+        errors: form.errors ?? {},
+        alert: form.alert,
+      },
+      status,
+    )
+  }
+
+  app.get('/portals', (request, reply) => portalsPage(request, reply))
+  app.post<{ Body: Form }>('/portals', async (request, reply) => {
+    const result = await request.admin.call<PortalJson>('POST', '/portals', {
+      body: { project_id: one(request.body, 'project_id'), name: one(request.body, 'name') },
+    })
+    if (!result.ok)
+      return portalsPage(request, reply, { values: request.body, ...failed(result.error) }, result.status)
+    return done(reply, `/portals/${result.body.id}`)
+  })
+
+  const portalPage = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    id: string,
+    extra: { newKey?: string; alert?: string } = {},
+    status = 200,
+  ) => {
+    const portal = await request.admin.get<PortalJson>(`/portals/${encodeURIComponent(id)}`)
+    const [project, keys, method] = await Promise.all([
+      projectOf(request.admin, portal.project_id).catch(() => undefined),
+      request.admin.get<{ keys: Record<string, unknown>[] }>(`/portals/${portal.id}/keys`),
+      request.admin
+        .call<Record<string, unknown>>('GET', `/portals/${portal.id}/payment-method`)
+        .then((r) => (r.ok ? r.body : undefined)),
+    ])
+    return render(
+      request,
+      reply,
+      'portal',
+      { title: portal.name, nav: 'portals', portal, project, keys: keys.keys, method, ...extra },
+      status,
+    )
+  }
+
+  app.get<{ Params: { id: string } }>('/portals/:id', (request, reply) =>
+    portalPage(request, reply, request.params.id),
+  )
+  app.post<{ Params: { id: string } }>('/portals/:id/keys', async (request, reply) => {
+    const result = await request.admin.call<{ key: string }>(
+      'POST',
+      `/portals/${encodeURIComponent(request.params.id)}/keys`,
+    )
+    if (!result.ok) {
+      if (result.status === 404) return portalPage(request, reply, request.params.id)
+      return portalPage(request, reply, request.params.id, { alert: result.error.message }, result.status)
+    }
+    // Shown once, on this response only: the key is never stored in the clear.
+    return portalPage(request, reply, request.params.id, { newKey: result.body.key }, 201)
+  })
+  app.post<{ Params: { id: string; key: string } }>(
+    '/portals/:id/keys/:key/revoke',
+    async (request, reply) => {
+      const { id, key } = request.params
+      const result = await request.admin.call(
+        'DELETE',
+        `/portals/${encodeURIComponent(id)}/keys/${encodeURIComponent(key)}`,
+      )
+      if (!result.ok) return portalPage(request, reply, id, { alert: result.error.message }, result.status)
+      return done(reply, `/portals/${encodeURIComponent(id)}`, 'portal_key_revoked')
+    },
+  )
+  app.post<{ Params: { id: string } }>('/portals/:id/delete', async (request, reply) => {
+    const result = await request.admin.call('DELETE', `/portals/${encodeURIComponent(request.params.id)}`)
+    if (!result.ok)
+      return portalPage(request, reply, request.params.id, { alert: result.error.message }, result.status)
+    return done(reply, '/portals', 'portal_deleted')
+  })
+
+  // Webhook endpoints and their deliveries
+
+  const webhooksPage = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    form: {
+      values?: Form
+      errors?: Record<string, string>
+      alert?: string
+      created?: Record<string, unknown>
+    } = {},
+    status = 200,
+  ) => {
+    const list = await request.admin.get<List<'webhooks', WebhookJson>>('/webhooks', { limit: 100 })
+    return render(
+      request,
+      reply,
+      'webhooks',
+      {
+        title: 'Webhooks',
+        nav: 'webhooks',
+        webhooks: list.webhooks,
+        eventTypes: EVENT_TYPES,
+        values: {
+          url: one(form.values, 'url'),
+          description: one(form.values, 'description'),
+          events: many(form.values, 'events'),
+        },
+        errors: form.errors ?? {},
+        alert: form.alert,
+        created: form.created,
+      },
+      status,
+    )
+  }
+
+  app.get('/webhooks', (request, reply) => webhooksPage(request, reply))
+  app.post<{ Body: Form }>('/webhooks', async (request, reply) => {
+    const body = request.body
+    const result = await request.admin.call<Record<string, unknown>>('POST', '/webhooks', {
+      body: {
+        url: one(body, 'url'),
+        events: many(body, 'events'),
+        ...(one(body, 'description') ? { description: one(body, 'description') } : {}),
+      },
+    })
+    if (!result.ok)
+      return webhooksPage(request, reply, { values: body, ...failed(result.error) }, result.status)
+    // The signing secret is answered once, at creation: show it on this response.
+    return webhooksPage(request, reply, { created: result.body }, 201)
+  })
+
+  app.get<{ Params: { id: string }; Querystring: Record<string, string> }>(
+    '/webhooks/:id',
+    async (request, reply) => {
+      const id = encodeURIComponent(request.params.id)
+      const endpoint = await request.admin.get<WebhookJson>(`/webhooks/${id}`)
+      const offset = offsetOf(request.query.offset)
+      const status = ['pending', 'succeeded', 'failed'].includes(request.query.status ?? '')
+        ? request.query.status
+        : undefined
+      const deliveries = await request.admin.get<List<'deliveries', Record<string, unknown>>>(
+        `/webhooks/${id}/deliveries`,
+        { offset, limit: PAGE_SIZE, status },
+      )
+      return render(request, reply, 'webhook', {
+        title: endpoint.url,
+        nav: 'webhooks',
+        endpoint,
+        deliveries: deliveries.deliveries,
+        status,
+        page: pager(deliveries.total, offset),
+      })
+    },
+  )
+  app.post<{ Params: { id: string; delivery: string } }>(
+    '/webhooks/:id/deliveries/:delivery/resend',
+    async (request, reply) => {
+      const id = encodeURIComponent(request.params.id)
+      const result = await request.admin.call(
+        'POST',
+        `/webhooks/${id}/deliveries/${encodeURIComponent(request.params.delivery)}/resend`,
+      )
+      if (!result.ok && result.status !== 404) throw new ApiFailure(result.status, result.error)
+      if (!result.ok) return reply.callNotFound()
+      return done(reply, `/webhooks/${id}`, 'delivery_resent')
+    },
+  )
+  app.post<{ Params: { id: string }; Body: Form }>('/webhooks/:id/enabled', async (request, reply) => {
+    const id = encodeURIComponent(request.params.id)
+    const result = await request.admin.call('PATCH', `/webhooks/${id}`, {
+      body: { enabled: one(request.body, 'enabled') === 'true' },
+    })
+    if (!result.ok) return reply.callNotFound()
+    return done(reply, `/webhooks/${id}`, 'webhook_updated')
+  })
+  app.post<{ Params: { id: string } }>('/webhooks/:id/delete', async (request, reply) => {
+    const result = await request.admin.call('DELETE', `/webhooks/${encodeURIComponent(request.params.id)}`)
+    if (!result.ok) return reply.callNotFound()
+    return done(reply, '/webhooks', 'webhook_deleted')
+  })
+
+  // API keys
+
+  const keysPage = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    extra: { newKey?: string } = {},
+    status = 200,
+  ) => {
+    const keys = await request.admin.get<{ api_keys: Record<string, unknown>[] }>('/api-keys')
+    return render(
+      request,
+      reply,
+      'api-keys',
+      { title: 'API keys', nav: 'api-keys', keys: keys.api_keys, ...extra },
+      status,
+    )
+  }
+  app.get('/api-keys', (request, reply) => keysPage(request, reply))
+  app.post('/api-keys', async (request, reply) => {
+    const result = await request.admin.call<{ api_key: string }>('POST', '/api-keys')
+    if (!result.ok) throw new ApiFailure(result.status, result.error)
+    // Shown once, on this response only.
+    return keysPage(request, reply, { newKey: result.body.api_key }, 201)
+  })
+  app.post<{ Params: { id: string } }>('/api-keys/:id/revoke', async (request, reply) => {
+    const result = await request.admin.call('DELETE', `/api-keys/${encodeURIComponent(request.params.id)}`)
+    if (!result.ok) return reply.callNotFound()
+    return done(reply, '/api-keys', 'api_key_revoked')
+  })
+}

@@ -1,0 +1,263 @@
+// The merchant dashboard: server-rendered pages with progressive enhancement under /dashboard. Sign-in
+// with email and password opens a database session held in an HttpOnly cookie; every form carries a
+// CSRF token; the sign-in form is rate limited per client and per email.
+import fs from 'node:fs/promises'
+import { createRequire } from 'node:module'
+import path from 'node:path'
+import cookie from '@fastify/cookie'
+import csrf from '@fastify/csrf-protection'
+import formbody from '@fastify/formbody'
+import rateLimit from '@fastify/rate-limit'
+import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import { LRUCache } from 'lru-cache'
+import { sendPage } from '../../lib/html.js'
+import { installationSecret } from '../../lib/secrets.js'
+import type { Services } from '../../services.js'
+import type { InternalCredential } from '../merchants/auth.js'
+import { normalizeEmail, SESSION_MAX_AGE_MS, type User } from '../users/service.js'
+import { AdminClient, ApiFailure, NotFoundError } from './api.js'
+import { catalogPages } from './catalog.js'
+import { operationsPages } from './operations.js'
+import { statsPages } from './stats.js'
+import { CHART_SCRIPT, fmt, NOTICES, type Notice } from './view.js'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    user: User | null
+    admin: AdminClient
+  }
+  interface FastifyContextConfig {
+    /** A dashboard route anyone may open (the sign-in form). */
+    signedOut?: boolean
+  }
+}
+
+export const DASHBOARD = '/dashboard'
+/** Failed sign-ins one email may have in the window before it is refused for the rest of it. */
+const EMAIL_FAILURES = 10
+const EMAIL_WINDOW_MS = 15 * 60 * 1000
+
+export interface PageKit {
+  services: Services
+  /** Renders a dashboard page for the signed-in user. */
+  render(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    template: string,
+    data: Record<string, unknown>,
+    status?: number,
+  ): FastifyReply
+  /** Redirects after a form (303), with a notice shown by the next page. */
+  done(reply: FastifyReply, path: string, notice?: Notice): FastifyReply
+}
+
+export const dashboardPages: FastifyPluginAsync<{
+  services: Services
+  credential: InternalCredential
+}> = async (app, { services, credential }) => {
+  const secure = services.config.publicUrl.startsWith('https://')
+  // __Host- binds the cookie to this origin and path / (browsers require Secure for it).
+  const SESSION_COOKIE = secure ? '__Host-paylinks_session' : 'paylinks_session'
+
+  await app.register(formbody)
+  await app.register(cookie, { secret: await installationSecret(services.database.db, 'cookie') })
+  await app.register(csrf, {
+    sessionPlugin: '@fastify/cookie',
+    cookieKey: '_dashboard_csrf',
+    cookieOpts: { signed: true, httpOnly: true, sameSite: 'strict', path: DASHBOARD, secure },
+  })
+  await app.register(rateLimit, { global: false })
+
+  // Pages for people, not API operations: kept out of /openapi.json.
+  app.addHook('onRoute', (route) => {
+    route.schema = { ...route.schema, hide: true }
+  })
+  app.decorateRequest('user', null)
+  app.decorateRequest('admin', null as unknown as AdminClient)
+
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.routeOptions.config.signedOut) return
+    const user = await services.users.sessionUser(request.cookies[SESSION_COOKIE])
+    if (!user) {
+      const next = request.method === 'GET' ? `?next=${encodeURIComponent(request.url)}` : ''
+      return reply.redirect(`${DASHBOARD}/login${next}`, 303)
+    }
+    request.user = user
+    request.admin = new AdminClient(app, credential, user.merchant_id, request.id)
+  })
+  // The body (with its _csrf field) is parsed by now; every state change is a POST.
+  app.addHook('preHandler', (request, reply, done) => {
+    if (request.method === 'POST') app.csrfProtection(request, reply, done)
+    else done()
+  })
+
+  const failures = new LRUCache<string, number>({ max: 100_000, ttl: EMAIL_WINDOW_MS })
+
+  const kit: PageKit = {
+    services,
+    render(request, reply, template, data, status = 200) {
+      const notice = NOTICES[(request.query as { notice?: string }).notice as Notice] as string | undefined
+      return sendPage(
+        reply,
+        `dashboard/${template}`,
+        {
+          user: request.user,
+          csrfToken: reply.generateCsrf(),
+          notice,
+          fmt,
+          chartScript: CHART_SCRIPT,
+          ...data,
+        },
+        { status },
+      )
+    },
+    done(reply, path, notice) {
+      return reply.redirect(
+        `${DASHBOARD}${path}${notice ? `${path.includes('?') ? '&' : '?'}notice=${notice}` : ''}`,
+        303,
+      )
+    },
+  }
+
+  const message = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    status: number,
+    heading: string,
+    text: string,
+  ) => kit.render(request, reply, 'message', { title: heading, heading, text, status }, status)
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof NotFoundError) {
+      return message(
+        request,
+        reply,
+        404,
+        'Not found',
+        'There is nothing here, or it belongs to another merchant.',
+      )
+    }
+    if (error.statusCode === 429) {
+      return message(request, reply, 429, 'Too many attempts', 'Please wait a few minutes and try again.')
+    }
+    if (error.statusCode === 403 && error.code?.startsWith('FST_CSRF')) {
+      return message(
+        request,
+        reply,
+        403,
+        'This form has expired',
+        'Forms must be sent from this dashboard. Go back, reload the page and try again.',
+      )
+    }
+    // An API refusal carries the API's status and message; any other 4xx its own.
+    const [status, text] =
+      error instanceof ApiFailure ? [error.status, error.error.message] : [error.statusCode, error.message]
+    if (status && status < 500) return message(request, reply, status, 'Bad request', text)
+    request.log.error({ err: error }, 'dashboard page failed')
+    return message(
+      request,
+      reply,
+      500,
+      'Something went wrong',
+      `Nothing was changed. Reference: ${request.id}`,
+    )
+  })
+  app.setNotFoundHandler((request, reply) =>
+    message(request, reply, 404, 'Not found', 'There is no such page in the dashboard.'),
+  )
+
+  // Chart.js's own UMD build, served as is: no bundler is needed for one file. Read on first use, not
+  // at start-up: most processes (and every test app) never serve it.
+  let chartJs: Promise<Buffer> | undefined
+  app.get(CHART_SCRIPT.slice(DASHBOARD.length), { config: { signedOut: true } }, async (_request, reply) => {
+    chartJs ??= fs.readFile(
+      path.join(path.dirname(createRequire(import.meta.url).resolve('chart.js')), 'chart.umd.min.js'),
+    )
+    const script = await chartJs
+    return reply
+      .header('cache-control', 'public, max-age=86400')
+      .header('x-content-type-options', 'nosniff')
+      .type('text/javascript; charset=utf-8')
+      .send(script)
+  })
+
+  app.get('/', async (_request, reply) => reply.redirect(`${DASHBOARD}/projects`, 303))
+
+  const loginPage = (
+    reply: FastifyReply,
+    state: { email?: string; error?: string; next?: string },
+    status = 200,
+  ) =>
+    sendPage(
+      reply,
+      'dashboard/login',
+      { title: 'Sign in', csrfToken: reply.generateCsrf(), ...state, next: safeNext(state.next) },
+      { status },
+    )
+
+  app.get<{ Querystring: { next?: string } }>(
+    '/login',
+    { config: { signedOut: true } },
+    async (request, reply) => {
+      if (await services.users.sessionUser(request.cookies[SESSION_COOKIE])) {
+        return reply.redirect(safeNext(request.query.next), 303)
+      }
+      return loginPage(reply, { next: request.query.next })
+    },
+  )
+
+  app.post<{ Body: { email?: unknown; password?: unknown; next?: unknown } }>(
+    '/login',
+    { config: { signedOut: true, rateLimit: { max: 20, timeWindow: '1 minute' } } },
+    async (request, reply) => {
+      const email = typeof request.body?.email === 'string' ? request.body.email.slice(0, 254) : ''
+      const password = typeof request.body?.password === 'string' ? request.body.password.slice(0, 1024) : ''
+      const next = typeof request.body?.next === 'string' ? request.body.next : undefined
+      if (!email.trim() || !password) {
+        return loginPage(reply, { email, next, error: 'Enter your email and your password.' }, 400)
+      }
+      const key = normalizeEmail(email)
+      if ((failures.get(key) ?? 0) >= EMAIL_FAILURES) {
+        return loginPage(
+          reply,
+          { email, next, error: 'Too many failed sign-ins for this email. Try again in 15 minutes.' },
+          429,
+        )
+      }
+      const session = await services.users.signIn(email, password, {
+        ip: request.ip,
+        userAgent: request.headers['user-agent'],
+      })
+      if (!session) {
+        // The count keeps its first failure's expiry, so the window is fixed, not sliding.
+        failures.set(key, (failures.get(key) ?? 0) + 1, { noUpdateTTL: true })
+        return loginPage(reply, { email, next, error: 'Wrong email or password.' }, 401)
+      }
+      failures.delete(key)
+      reply.setCookie(SESSION_COOKIE, session.token, {
+        path: '/',
+        httpOnly: true,
+        sameSite: 'lax',
+        secure,
+        maxAge: SESSION_MAX_AGE_MS / 1000,
+      })
+      return reply.redirect(safeNext(next), 303)
+    },
+  )
+
+  app.post('/logout', async (request, reply) => {
+    await services.users.signOut(request.cookies[SESSION_COOKIE])
+    reply.clearCookie(SESSION_COOKIE, { path: '/', httpOnly: true, sameSite: 'lax', secure })
+    return reply.redirect(`${DASHBOARD}/login`, 303)
+  })
+
+  await catalogPages(app, kit)
+  await statsPages(app, kit)
+  await operationsPages(app, kit)
+}
+
+/** Where to go after signing in: a dashboard path on this site, never another origin. */
+export function safeNext(next: string | undefined): string {
+  if (next && /^\/dashboard(?:[/?#]|$)/.test(next) && !/[\\\s]|\/\//.test(next)) return next
+  return `${DASHBOARD}/projects`
+}

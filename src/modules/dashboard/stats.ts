@@ -1,0 +1,181 @@
+// A paylink's page: its URL with a UTM builder and QR code, and how it sells over a chosen period —
+// visits and paid orders per day, conversion, revenue, top countries, referrers and UTM tags.
+import type { FastifyInstance } from 'fastify'
+import { toDecimalString } from '../../lib/money.js'
+import { DAY_MS } from '../../lib/time.js'
+import { type Figures, localDate, localDayStart, MAX_PERIOD_DAYS } from '../analytics/service.js'
+import type { List, PaylinkJson, ProductJson, ProjectJson } from './api.js'
+import { taggedUrl, UTM_FIELDS } from './catalog.js'
+import type { PageKit } from './routes.js'
+
+/** A row of a grouped dashboard: its figures, without unique visitors (only the date rows have them). */
+type RowFigures = Omit<Figures, 'unique_visitors'>
+interface Grouped<Row> {
+  top: (Row & RowFigures)[]
+  total: Figures
+}
+
+export const PRESET_DAYS = [7, 30, 90] as const
+
+export interface PeriodChoice {
+  days: number | undefined
+  from: string
+  to: string
+  tz: string
+  period_from: number
+  period_to: number
+  error?: { field: string; message: string }
+}
+
+const DATE = /^\d{4}-\d{2}-\d{2}$/
+
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz })
+    return tz.length <= 64
+  } catch {
+    return false
+  }
+}
+
+const addDays = (day: string, n: number) =>
+  new Date(Date.parse(`${day}T00:00:00Z`) + n * DAY_MS).toISOString().slice(0, 10)
+
+/**
+ * The period a person chose: the last N local days (today included), or whole local days from–to. A
+ * choice that makes no sense falls back to the last 30 days, with the reason named.
+ */
+export function choosePeriod(
+  query: { days?: string; from?: string; to?: string; tz?: string },
+  now: Date,
+): PeriodChoice {
+  let error: PeriodChoice['error']
+  let tz = query.tz?.trim() || 'UTC'
+  if (!isTimeZone(tz)) {
+    error = { field: 'tz', message: `time zone: "${tz}" is not an IANA time zone, e.g. Europe/Berlin` }
+    tz = 'UTC'
+  }
+  const today = localDate(now.getTime(), tz)
+  let from = query.from?.trim() ?? ''
+  let to = query.to?.trim() ?? ''
+  let days: number | undefined
+  if (from || to) {
+    // A real calendar date: 2026-02-30 does not survive the round trip.
+    const valid = (d: string) => {
+      const ms = Date.parse(`${d}T00:00:00Z`)
+      return DATE.test(d) && !Number.isNaN(ms) && new Date(ms).toISOString().startsWith(d)
+    }
+    if (!valid(from) || !valid(to)) {
+      error ??= { field: 'from', message: 'from and to: must both be dates (YYYY-MM-DD)' }
+    } else if (from > to) {
+      error ??= { field: 'from', message: 'from: must not be after to' }
+    } else if ((Date.parse(to) - Date.parse(from)) / DAY_MS + 1 > MAX_PERIOD_DAYS) {
+      error ??= { field: 'from', message: `from–to: at most ${MAX_PERIOD_DAYS} days` }
+    } else {
+      return finish()
+    }
+  }
+  const asked = Number(query.days)
+  days = Number.isInteger(asked) && asked >= 1 && asked <= 366 ? asked : 30
+  from = addDays(today, 1 - days)
+  to = today
+  return finish()
+
+  function finish(): PeriodChoice {
+    return {
+      days,
+      from,
+      to,
+      tz,
+      period_from: Math.floor(localDayStart(from, tz) / 1000),
+      period_to: Math.floor(localDayStart(addDays(to, 1), tz) / 1000),
+      ...(error ? { error } : {}),
+    }
+  }
+}
+
+/** Minor units as a number of major units, for chart axes only (tables show exact strings). */
+const major = (money: Figures['revenue'][number]) => Number(toDecimalString(money.amount, money.currency))
+
+export async function statsPages(app: FastifyInstance, kit: PageKit): Promise<void> {
+  const { render, services } = kit
+
+  app.get<{ Params: { id: string }; Querystring: Record<string, string> }>(
+    '/paylinks/:id',
+    async (request, reply) => {
+      const link = await request.admin.get<PaylinkJson>(`/paylinks/${encodeURIComponent(request.params.id)}`)
+      const period = choosePeriod(request.query, services.clock.now())
+      const q = { period_from: period.period_from, period_to: period.period_to, timezone: period.tz }
+      const base = `/paylinks/${link.id}/dashboard`
+      const utm = Object.fromEntries(UTM_FIELDS.map((f) => [f, request.query[f]?.trim() ?? '']))
+      const [project, products, summary, byDate, countries, referrers, utms, url] = await Promise.all([
+        request.admin.get<ProjectJson>(`/projects/${link.project_id}`),
+        request.admin.get<List<'products', ProductJson>>('/products', {
+          project_id: link.project_id,
+          include_archived: true,
+          limit: 100,
+        }),
+        request.admin.get<Figures>(`${base}/summary`, q),
+        request.admin.get<Grouped<{ date: string; unique_visitors: number }>>(`${base}/date`, q),
+        request.admin.get<Grouped<{ country: string | null }>>(`${base}/country`, q),
+        request.admin.get<Grouped<{ referrer: string | null }>>(`${base}/referrer`, q),
+        request.admin.get<
+          Grouped<{ utm_source: string | null; utm_medium: string | null; utm_campaign: string | null }>
+        >(`${base}/utm`, q),
+        taggedUrl(request, link.id, utm),
+      ])
+      const names = new Map(products.products.map((p) => [p.id, p]))
+      const currencies = [...new Set(byDate.top.flatMap((d) => d.revenue.map((r) => r.currency)))].sort()
+      const daily = {
+        labels: byDate.top.map((d) => d.date),
+        visits: byDate.top.map((d) => d.visits),
+        visitors: byDate.top.map((d) => d.unique_visitors),
+        paid: byDate.top.map((d) => d.paid_orders),
+        revenue: currencies.map((currency) => ({
+          currency,
+          values: byDate.top.map((d) => {
+            const money = d.revenue.find((r) => r.currency === currency)
+            return money ? major(money) : 0
+          }),
+        })),
+      }
+      const bars = (rows: (RowFigures & { label: string })[]) => ({
+        labels: rows.map((r) => r.label),
+        visits: rows.map((r) => r.visits),
+        paid: rows.map((r) => r.paid_orders),
+      })
+      const top = {
+        countries: countries.top.map((r) => ({ ...r, label: r.country ?? 'Unknown' })),
+        referrers: referrers.top.map((r) => ({ ...r, label: r.referrer ?? 'Direct' })),
+        utms: utms.top.map((r) => ({
+          ...r,
+          label: [r.utm_source, r.utm_medium, r.utm_campaign].map((v) => v ?? '–').join(' / '),
+        })),
+      }
+      const utmQuery = new URLSearchParams(Object.entries(utm).filter(([, v]) => v)).toString()
+      return render(request, reply, 'paylink', {
+        title: link.name ?? `Paylink ${link.id.slice(0, 8)}`,
+        nav: 'projects',
+        link,
+        project,
+        products: link.products.map((id) => names.get(id) ?? { id, name: id, prices: [] }),
+        period,
+        presets: PRESET_DAYS,
+        summary,
+        days: byDate.top,
+        top,
+        charts: {
+          daily,
+          countries: bars(top.countries),
+          referrers: bars(top.referrers),
+          utms: bars(top.utms),
+        },
+        utm,
+        share: typeof url === 'string' ? { url } : { error: url.message },
+        qr: `/dashboard/paylinks/${link.id}/qr`,
+        qrQuery: utmQuery ? `?${utmQuery}` : '',
+        qrDownload: utmQuery ? `?${utmQuery}&download=1` : '?download=1',
+      })
+    },
+  )
+}

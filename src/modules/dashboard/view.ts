@@ -1,0 +1,49 @@
+// What dashboard templates need besides data: notices after a form, and formatting for people.
+import { formatMoney } from '../../lib/money.js'
+
+export const CHART_SCRIPT = '/dashboard/assets/chart.umd.min.js'
+
+/** Messages a page shows after a redirect (`?notice=`); only these keys, so a link cannot inject text. */
+export const NOTICES = {
+  project_created: 'Project created.',
+  project_updated: 'Project saved.',
+  product_created: 'Product created.',
+  product_updated: 'Product saved.',
+  product_archived: 'Product archived: it can no longer be added to paylinks.',
+  product_restored: 'Product restored.',
+  product_deleted: 'Product deleted.',
+  paylink_created: 'Paylink created. Share its URL below.',
+  paylink_deleted: 'Paylink deleted: its URL no longer opens.',
+  portal_deleted: 'Portal deleted: its keys no longer work.',
+  portal_key_revoked: 'Portal key revoked.',
+  webhook_updated: 'Webhook endpoint saved.',
+  webhook_deleted: 'Webhook endpoint deleted.',
+  delivery_resent: 'Delivery queued to be sent again now.',
+  api_key_revoked: 'API key revoked: requests with it now get 401.',
+} as const
+export type Notice = keyof typeof NOTICES
+
+/** Formatting helpers templates call as `it.fmt.…`. */
+export const fmt = {
+  money(amount: number, currency: string): string {
+    return formatMoney(amount, currency, 'en')
+  },
+  /** An ISO timestamp as `2026-11-21 14:03 UTC`. */
+  time(iso: string | null | undefined): string {
+    if (!iso) return '—'
+    return `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`
+  },
+  /** A `{seconds, nanos}` timestamp of the paylinks API. */
+  seconds(ts: { seconds: number } | null | undefined): string {
+    return ts ? fmt.time(new Date(ts.seconds * 1000).toISOString()) : '—'
+  },
+  percent(ratio: number): string {
+    return `${(ratio * 100).toFixed(ratio > 0 && ratio < 0.1 ? 1 : 0)}%`
+  },
+  count(n: number): string {
+    return n.toLocaleString('en')
+  },
+  revenue(list: { currency: string; amount: number }[]): string {
+    return list.length ? list.map((r) => fmt.money(r.amount, r.currency)).join(' · ') : '—'
+  },
+}

@@ -1,0 +1,200 @@
+// Dashboard users: accounts that act for one merchant, signed in with email and password, and their
+// sessions. A session is a random token in a cookie; the database keeps only its SHA-256.
+import { randomBytes } from 'node:crypto'
+import type { Db } from '../../lib/db.js'
+import { AppError, invalid } from '../../lib/errors.js'
+import { isEmailAddress } from '../../lib/http.js'
+import { newObjectId } from '../../lib/ids.js'
+import { hashesEqual, hashKey } from '../../lib/keys.js'
+import { isUniqueViolation } from '../../lib/pg-errors.js'
+import type { UserRow } from '../../lib/schema.js'
+import { type Clock, DAY_MS } from '../../lib/time.js'
+import { decoyHash, hashPassword, passwordProblem, verifyPassword } from './password.js'
+
+/** A session ends this long after sign-in, whatever happens. */
+export const SESSION_MAX_AGE_MS = 7 * DAY_MS
+/** …and earlier when it has not been used for this long. */
+export const SESSION_IDLE_MS = 12 * 60 * 60 * 1000
+const TOKEN = /^[0-9a-f]{64}$/
+
+/** What the rest of the server knows of a user: never the password hash. */
+const USER_COLUMNS = ['id', 'merchant_id', 'email', 'name'] as const
+export type User = Pick<UserRow, (typeof USER_COLUMNS)[number]>
+
+export interface SessionMeta {
+  ip?: string | undefined
+  userAgent?: string | undefined
+}
+
+export class UserService {
+  constructor(
+    private readonly db: Db,
+    private readonly clock: Clock,
+  ) {}
+
+  async create(input: {
+    merchantId: string
+    email: string
+    password: string
+    name?: string | undefined
+  }): Promise<User> {
+    const email = normalizeEmail(input.email)
+    if (!isEmailAddress(email) || email.length > 254) {
+      throw invalid('email', 'format', 'must be a valid email address of at most 254 characters')
+    }
+    const problem = passwordProblem(input.password)
+    if (problem) throw invalid('password', 'length', problem)
+    const name = input.name?.trim() || null
+    if (name !== null && name.length > 200)
+      throw invalid('name', 'maxLength', 'must be at most 200 characters')
+    const merchant = await this.db
+      .selectFrom('merchants')
+      .select('id')
+      .where('id', '=', input.merchantId)
+      .executeTakeFirst()
+    if (!merchant) throw new AppError('merchant_not_found', `merchant ${input.merchantId} not found`)
+    const now = this.clock.now()
+    try {
+      return await this.db
+        .insertInto('users')
+        .values({
+          id: `usr_${newObjectId(now)}`,
+          merchant_id: merchant.id,
+          email,
+          name,
+          password_hash: await hashPassword(input.password),
+          created_at: now,
+        })
+        .returning(USER_COLUMNS)
+        .executeTakeFirstOrThrow()
+    } catch (error) {
+      if (isUniqueViolation(error, 'users_email_key')) {
+        throw new AppError('conflict', `email: ${email} already belongs to a user`, {
+          field: 'email',
+          rule: 'unique',
+        })
+      }
+      throw error
+    }
+  }
+
+  /**
+   * Checks the password and opens a session. An unknown email costs the same scrypt work as a wrong
+   * password, so the answer's timing does not tell which emails have accounts.
+   */
+  async signIn(
+    emailInput: string,
+    password: string,
+    meta: SessionMeta = {},
+  ): Promise<{ user: User; token: string } | undefined> {
+    const email = normalizeEmail(emailInput)
+    const row = await this.db
+      .selectFrom('users')
+      .selectAll()
+      .where('email', '=', email)
+      .where('disabled_at', 'is', null)
+      .executeTakeFirst()
+    const ok = await verifyPassword(password, row?.password_hash ?? (await decoyHash()))
+    if (!row || !ok) return undefined
+    await this.pruneSessions()
+    const now = this.clock.now()
+    const token = randomBytes(32).toString('hex')
+    await this.db.transaction().execute(async (tx) => {
+      await tx
+        .insertInto('user_sessions')
+        .values({
+          id: hashKey(token),
+          user_id: row.id,
+          created_at: now,
+          last_seen_at: now,
+          expires_at: new Date(now.getTime() + SESSION_MAX_AGE_MS),
+          ip: meta.ip ?? null,
+          user_agent: meta.userAgent?.slice(0, 300) ?? null,
+        })
+        .execute()
+      await tx.updateTable('users').set({ last_login_at: now }).where('id', '=', row.id).execute()
+    })
+    return { user: pick(row), token }
+  }
+
+  /** The user of a live session, or undefined for an unknown, revoked, expired or idle one. */
+  async sessionUser(token: string | undefined): Promise<User | undefined> {
+    if (!token || !TOKEN.test(token)) return undefined
+    const id = hashKey(token)
+    const now = this.clock.now()
+    const row = await this.db
+      .selectFrom('user_sessions as s')
+      .innerJoin('users as u', 'u.id', 's.user_id')
+      .select(['s.id as session_id', 's.last_seen_at', 'u.id', 'u.merchant_id', 'u.email', 'u.name'])
+      .where('s.id', '=', id)
+      .where('s.revoked_at', 'is', null)
+      .where('s.expires_at', '>', now)
+      .where('s.last_seen_at', '>', new Date(now.getTime() - SESSION_IDLE_MS))
+      .where('u.disabled_at', 'is', null)
+      .executeTakeFirst()
+    if (!row || !hashesEqual(row.session_id, id)) return undefined
+    // Written at most once a minute: a page view should not always cost a write.
+    if (now.getTime() - row.last_seen_at.getTime() > 60_000) {
+      await this.db.updateTable('user_sessions').set({ last_seen_at: now }).where('id', '=', id).execute()
+    }
+    return pick(row)
+  }
+
+  async signOut(token: string | undefined): Promise<void> {
+    if (!token || !TOKEN.test(token)) return
+    await this.db
+      .updateTable('user_sessions')
+      .set({ revoked_at: this.clock.now() })
+      .where('id', '=', hashKey(token))
+      .where('revoked_at', 'is', null)
+      .execute()
+  }
+
+  /** Sets a new password and ends every session of the user. */
+  async setPassword(emailInput: string, password: string): Promise<User> {
+    const problem = passwordProblem(password)
+    if (problem) throw invalid('password', 'length', problem)
+    const email = normalizeEmail(emailInput)
+    const hash = await hashPassword(password)
+    return this.db.transaction().execute(async (tx) => {
+      const user = await tx
+        .updateTable('users')
+        .set({ password_hash: hash })
+        .where('email', '=', email)
+        .returning(USER_COLUMNS)
+        .executeTakeFirst()
+      if (!user) throw new AppError('validation_failed', `email: no user has the email ${email}`)
+      await tx
+        .updateTable('user_sessions')
+        .set({ revoked_at: this.clock.now() })
+        .where('user_id', '=', user.id)
+        .where('revoked_at', 'is', null)
+        .execute()
+      return user
+    })
+  }
+
+  /** Deletes sessions that ended more than a day ago. */
+  async pruneSessions(): Promise<number> {
+    const cutoff = new Date(this.clock.now().getTime() - DAY_MS)
+    const result = await this.db
+      .deleteFrom('user_sessions')
+      .where((eb) =>
+        eb.or([
+          eb('expires_at', '<', cutoff),
+          eb('revoked_at', '<', cutoff),
+          eb('last_seen_at', '<', new Date(cutoff.getTime() - SESSION_IDLE_MS)),
+        ]),
+      )
+      .executeTakeFirst()
+    return Number(result.numDeletedRows)
+  }
+}
+
+export function normalizeEmail(email: string): string {
+  return email.trim().toLowerCase()
+}
+
+function pick(row: User): User {
+  return { id: row.id, merchant_id: row.merchant_id, email: row.email, name: row.name }
+}
