@@ -71,3 +71,21 @@ it('pays the printed demo paylink: one visit, one paid order and the revenue in 
   )
   expect(event).toMatchObject({ type: 'order.paid', data: { status: 'paid', total_amount: 3000 } })
 })
+
+it('signs in to the dashboard with the printed demo credentials and shows the demo project', async () => {
+  const out = server.output()
+  const [, email, password] = /sign in as (\S+) with the password (\S+)/.exec(out) ?? []
+  expect(email).toBe('demo@example.com')
+  expect(out).toContain(`Dashboard:  http://localhost:${server.port}/dashboard`)
+  const page = await browser.newPage()
+  await page.goto(`${server.baseUrl}/dashboard`)
+  await page.getByLabel('Email').fill(email as string)
+  await page.getByLabel('Password').fill(password as string)
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await page.waitForURL(/\/dashboard\/projects$/)
+  await page.getByRole('link', { name: 'Demo Store' }).click()
+  expect(await page.locator('h1').textContent()).toBe('Demo Store')
+  expect(await page.locator('main').textContent()).toContain('Demo: T-shirt and stickers')
+  await screenshot(page, 'demo-dashboard-project')
+  await page.close()
+})

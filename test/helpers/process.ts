@@ -9,6 +9,13 @@ import pg from 'pg'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
 
+/**
+ * The time limit of a test that starts paylinks processes. Each one compiles the sources with tsx and
+ * opens its database; while the rest of the suite runs beside it on two cores, a test of five such
+ * processes has taken over 30 s, so these tests get far more room than the suite's default.
+ */
+export const PROCESS_TIMEOUT = 120_000
+
 /** An environment on an empty database: a temporary data directory, or a fresh schema on PostgreSQL. */
 export async function freshDatabaseEnv(): Promise<{ env: Record<string, string>; cleanup(): Promise<void> }> {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'paylinks-test-'))
@@ -51,23 +58,8 @@ export interface CliResult {
   stderr: string
 }
 
-export function runCli(args: string[], env: Record<string, string>): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
-      cwd: ROOT,
-      env: childEnv(env),
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => {
-      stdout += d
-    })
-    child.stderr.on('data', (d) => {
-      stderr += d
-    })
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-  })
+export function runCli(args: string[], env: Record<string, string>, stdin?: string): Promise<CliResult> {
+  return runToExit(['src/cli.ts', ...args], env, stdin)
 }
 
 export async function freePort(): Promise<number> {
@@ -110,7 +102,7 @@ export async function startServer(
   })
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 30_000)
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 60_000)
     const check = setInterval(() => {
       if (out.includes('paylinks is listening')) {
         clearInterval(check)
@@ -138,7 +130,7 @@ export async function startServer(
 }
 
 /** Runs a process to its end and collects what it printed. */
-export function runToExit(args: string[], env: Record<string, string>): Promise<CliResult> {
+export function runToExit(args: string[], env: Record<string, string>, stdin?: string): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: ROOT, env: childEnv(env) })
     let stdout = ''
@@ -151,6 +143,7 @@ export function runToExit(args: string[], env: Record<string, string>): Promise<
     })
     child.on('error', reject)
     child.on('close', (code) => resolve({ code, stdout, stderr }))
+    child.stdin.end(stdin ?? '')
   })
 }
 

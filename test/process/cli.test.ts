@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { fetchJson, freshDatabaseEnv, runCli, startServer } from '../helpers/process.js'
+import { fetchJson, freshDatabaseEnv, PROCESS_TIMEOUT, runCli, startServer } from '../helpers/process.js'
 
 let env: Record<string, string>
 let cleanup: () => Promise<void>
@@ -8,7 +8,7 @@ beforeEach(async () => {
 })
 afterEach(() => cleanup())
 
-describe('paylinks merchant create', () => {
+describe('paylinks merchant create', { timeout: PROCESS_TIMEOUT }, () => {
   it('prints exactly one JSON object with --json, and the key works', async () => {
     const res = await runCli(
       ['merchant', 'create', '--name', 'Acme', '--email', 'ops@acme.test', '--json'],
@@ -91,7 +91,7 @@ describe('paylinks merchant create', () => {
   })
 })
 
-describe('paylinks migrate and --help', () => {
+describe('paylinks migrate and --help', { timeout: PROCESS_TIMEOUT }, () => {
   it('applies migrations once, then reports the database up to date', async () => {
     const first = await runCli(['migrate'], env)
     expect(first.code).toBe(0)
@@ -103,13 +103,80 @@ describe('paylinks migrate and --help', () => {
   it('explains every command', async () => {
     const help = await runCli(['--help'], env)
     expect(help.code).toBe(0)
-    for (const command of ['serve', 'migrate', 'merchant', 'key']) expect(help.stdout).toContain(command)
+    for (const command of ['serve', 'migrate', 'merchant', 'key', 'user', 'stats'])
+      expect(help.stdout).toContain(command)
     const create = await runCli(['merchant', 'create', '--help'], env)
     expect(create.stdout).toContain('--json')
   })
 })
 
-describe('paylinks stats rebuild', () => {
+describe('paylinks user create and user password', { timeout: PROCESS_TIMEOUT }, () => {
+  it('creates a user who signs in to the dashboard of a real server, and sets a new password', async () => {
+    const merchant = JSON.parse(
+      (await runCli(['merchant', 'create', '--name', 'Users Co', '--json'], env)).stdout,
+    )
+    const created = await runCli(
+      ['user', 'create', '--merchant', merchant.merchant.id, '--email', 'Ops@Users.test', '--json'],
+      env,
+    )
+    expect(created.code).toBe(0)
+    const out = JSON.parse(created.stdout)
+    expect(out).toEqual({
+      user: {
+        id: expect.stringMatching(/^usr_[0-9a-f]{24}$/),
+        email: 'ops@users.test',
+        merchant_id: merchant.merchant.id,
+      },
+      password: expect.stringMatching(/^[a-km-zA-HJ-NP-Z2-9]{20}$/),
+    })
+    const taken = await runCli(
+      ['user', 'create', '--merchant', merchant.merchant.id, '--email', 'ops@users.test'],
+      env,
+    )
+    expect(taken.code).toBe(1)
+    expect(taken.stderr).toBe('paylinks: email: ops@users.test already belongs to a user\n')
+    const short = await runCli(
+      ['user', 'password', '--email', 'ops@users.test', '--password-stdin'],
+      env,
+      'short\n',
+    )
+    expect(short.code).toBe(1)
+    expect(short.stderr).toBe('paylinks: password: must be at least 10 characters\n')
+    const reset = await runCli(
+      ['user', 'password', '--email', 'ops@users.test', '--password-stdin'],
+      env,
+      'a brand new passphrase\n',
+    )
+    expect(reset.code).toBe(0)
+    expect(reset.stdout).toBe('new password set for ops@users.test; their sessions have ended\n')
+
+    const server = await startServer(env)
+    try {
+      const signIn = async (password: string) => {
+        const form = await fetch(`${server.baseUrl}/dashboard/login`)
+        const cookie = form.headers
+          .getSetCookie()
+          .map((c) => c.split(';')[0])
+          .join('; ')
+        const csrf = /name="_csrf" value="([^"]+)"/.exec(await form.text())?.[1] as string
+        return fetch(`${server.baseUrl}/dashboard/login`, {
+          method: 'POST',
+          redirect: 'manual',
+          headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ _csrf: csrf, email: 'ops@users.test', password }),
+        })
+      }
+      expect((await signIn(out.password)).status).toBe(401)
+      const ok = await signIn('a brand new passphrase')
+      expect(ok.status).toBe(303)
+      expect(ok.headers.get('location')).toBe('/dashboard/projects')
+    } finally {
+      await server.stop()
+    }
+  })
+})
+
+describe('paylinks stats rebuild', { timeout: PROCESS_TIMEOUT }, () => {
   it('recounts the rollups from the raw visits of a real server', async () => {
     const merchant = JSON.parse(
       (await runCli(['merchant', 'create', '--name', 'Acme', '--json'], env)).stdout,
@@ -155,5 +222,5 @@ describe('paylinks stats rebuild', () => {
       await server.stop()
     }
     // Five process starts on the embedded database: 19 s on an idle machine, more when CI is busy.
-  }, 90_000)
+  })
 })

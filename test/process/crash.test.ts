@@ -2,7 +2,7 @@
 // killing the server mid-load loses no acknowledged visit or order.
 import { afterEach, beforeEach, expect, it } from 'vitest'
 import { type Database, openDatabase } from '../../src/lib/db.js'
-import { freshDatabaseEnv, type ServerProcess, startServer } from '../helpers/process.js'
+import { freshDatabaseEnv, PROCESS_TIMEOUT, type ServerProcess, startServer } from '../helpers/process.js'
 
 let env: Record<string, string>
 let cleanup: () => Promise<void>
@@ -32,7 +32,7 @@ async function reopen(): Promise<Database> {
 }
 
 it('keeps every acknowledged visit and order when the server is killed mid-load', {
-  timeout: 90_000,
+  timeout: PROCESS_TIMEOUT,
 }, async () => {
   server = await startServer(env)
   const url = /Demo paylink.*\n\s+(\S+)/.exec(server.output())?.[1] as string

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { fetchJson, freshDatabaseEnv, runToExit, startServer } from '../helpers/process.js'
+import { fetchJson, freshDatabaseEnv, PROCESS_TIMEOUT, runToExit, startServer } from '../helpers/process.js'
 
 let env: Record<string, string>
 let cleanup: () => Promise<void>
@@ -8,7 +8,7 @@ beforeEach(async () => {
 })
 afterEach(() => cleanup())
 
-describe('server first start', () => {
+describe('server first start', { timeout: PROCESS_TIMEOUT }, () => {
   it('creates demo data, prints a working key, curl commands and the demo paylink, and closes on SIGTERM', async () => {
     const server = await startServer({ ...env, LOG_LEVEL: 'info' })
     try {

@@ -1,7 +1,14 @@
 // Webhook delivery across real server processes: a restart between attempts loses nothing, and two
 // processes on one PostgreSQL deliver each event exactly once.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { fetchJson, freePort, freshDatabaseEnv, type ServerProcess, startServer } from '../helpers/process.js'
+import {
+  fetchJson,
+  freePort,
+  freshDatabaseEnv,
+  PROCESS_TIMEOUT,
+  type ServerProcess,
+  startServer,
+} from '../helpers/process.js'
 import { type Receiver, startReceiver } from '../helpers/receiver.js'
 
 let env: Record<string, string>
@@ -47,7 +54,7 @@ async function until<T>(
   }
 }
 
-describe('webhook delivery across processes', () => {
+describe('webhook delivery across processes', { timeout: PROCESS_TIMEOUT }, () => {
   it('delivers after a restart between attempts', async () => {
     const port = await freePort()
     const first = await startServer(env)

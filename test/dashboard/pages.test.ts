@@ -1,0 +1,317 @@
+// The dashboard's pages on the real database: another merchant's objects are not found (and stay
+// untouched), bad form input is refused with the field and rule named and nothing written, and the
+// statistics page shows what buyers did.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { GOOD_CARD, openPaylink, openPaymentPage, submitPayment } from '../helpers/buyer.js'
+import { createTestContext, type TestContext } from '../helpers/context.js'
+import { alertOf, DashboardClient } from '../helpers/dashboard.js'
+import {
+  api,
+  createMerchant,
+  createPaylink,
+  createProduct,
+  createProject,
+  type TestMerchant,
+} from '../helpers/factories.js'
+
+const PASSWORD = 'pages test password'
+let ctx: TestContext
+let owner: TestMerchant
+let other: TestMerchant
+let me: DashboardClient
+let intruder: DashboardClient
+const theirs: Record<string, string> = {}
+
+beforeAll(async () => {
+  ctx = await createTestContext({ env: { WEBHOOK_ALLOW_PRIVATE_URLS: 'true' } })
+  owner = await createMerchant(ctx.services, 'Owner')
+  other = await createMerchant(ctx.services, 'Other')
+  await ctx.services.users.create({ merchantId: owner.id, email: 'owner@example.com', password: PASSWORD })
+  await ctx.services.users.create({ merchantId: other.id, email: 'other@example.com', password: PASSWORD })
+  me = new DashboardClient(ctx.app, '198.51.100.1')
+  intruder = new DashboardClient(ctx.app, '198.51.100.2')
+  expect((await me.signIn('owner@example.com', PASSWORD)).statusCode).toBe(303)
+  expect((await intruder.signIn('other@example.com', PASSWORD)).statusCode).toBe(303)
+
+  // The other merchant's objects, one of each kind.
+  theirs.project = (await createProject(ctx.app, other, { name: 'Their project' })).id
+  theirs.product = (await createProduct(ctx.app, other, theirs.project, { name: 'Their product' })).id
+  theirs.paylink = (await createPaylink(ctx.app, other, theirs.project, [theirs.product])).id
+  theirs.order = (await openPaylink(ctx.app, theirs.paylink)).orderId as string
+  theirs.portal = (
+    await api(ctx.app, other, 'POST', '/portals', { project_id: theirs.project, name: 'P' })
+  ).body.id
+  theirs.webhook = (
+    await api(ctx.app, other, 'POST', '/webhooks', { url: 'http://127.0.0.1:9/hook', events: ['*'] })
+  ).body.id
+})
+afterAll(() => ctx.close())
+
+describe('another merchant’s objects', () => {
+  it('are not found on any page', async () => {
+    const pages = [
+      `/dashboard/projects/${theirs.project}`,
+      `/dashboard/projects/${theirs.project}/products/new`,
+      `/dashboard/projects/${theirs.project}/paylinks/new`,
+      `/dashboard/products/${theirs.product}`,
+      `/dashboard/paylinks/${theirs.paylink}`,
+      `/dashboard/paylinks/${theirs.paylink}/qr.svg`,
+      `/dashboard/paylinks/${theirs.paylink}/qr.png`,
+      `/dashboard/orders/${theirs.order}`,
+      `/dashboard/portals/${theirs.portal}`,
+      `/dashboard/webhooks/${theirs.webhook}`,
+    ]
+    for (const url of pages) {
+      const response = await me.get(url)
+      expect(response.statusCode, url).toBe(404)
+      expect(response.body, url).toContain('There is nothing here, or it belongs to another merchant.')
+      expect(response.body, url).not.toContain('Their')
+      // The owner sees them.
+      expect((await intruder.get(url)).statusCode, url).toBe(200)
+    }
+  })
+
+  it('cannot be changed or deleted through the forms, and stay as they were', async () => {
+    await me.get('/dashboard/projects')
+    const attempts: [string, Record<string, string | string[]>][] = [
+      [`/dashboard/products/${theirs.product}`, { name: 'Hijacked', currency: 'USD', amount: '1' }],
+      [`/dashboard/products/${theirs.product}/archive`, { archived: 'true' }],
+      [`/dashboard/projects/${theirs.project}/products`, { name: 'Planted', currency: 'USD', amount: '1' }],
+      [
+        `/dashboard/projects/${theirs.project}/paylinks`,
+        { products: theirs.product as string, life_days: '7' },
+      ],
+      [`/dashboard/paylinks/${theirs.paylink}/delete`, {}],
+      [`/dashboard/portals/${theirs.portal}/keys`, {}],
+      [`/dashboard/portals/${theirs.portal}/delete`, {}],
+      [`/dashboard/webhooks/${theirs.webhook}/enabled`, { enabled: 'false' }],
+      [`/dashboard/webhooks/${theirs.webhook}/delete`, {}],
+    ]
+    for (const [url, form] of attempts) {
+      expect((await me.post(url, form)).statusCode, url).toBe(404)
+    }
+    // Malformed ids name nothing either.
+    for (const url of [
+      '/dashboard/products/nope',
+      '/dashboard/paylinks/nope',
+      '/dashboard/orders/nope',
+      '/dashboard/webhooks/nope',
+    ]) {
+      expect((await me.get(url)).statusCode, url).toBe(404)
+    }
+    const product = await api(ctx.app, other, 'GET', `/products/${theirs.product}`)
+    expect(product.body).toMatchObject({ name: 'Their product', archived: false })
+    expect((await api(ctx.app, other, 'GET', `/paylinks/${theirs.paylink}`)).status).toBe(200)
+    expect((await api(ctx.app, other, 'GET', `/portals/${theirs.portal}/keys`)).body.keys).toEqual([])
+    expect((await api(ctx.app, other, 'GET', `/webhooks/${theirs.webhook}`)).body.enabled).toBe(true)
+    expect((await api(ctx.app, other, 'GET', `/products?project_id=${theirs.project}`)).body.total).toBe(1)
+    expect((await api(ctx.app, other, 'GET', `/paylinks/project/${theirs.project}`)).body.total).toBe(1)
+  })
+
+  it('cannot be picked into my paylink', async () => {
+    const project = await createProject(ctx.app, owner, { name: 'Mine' })
+    await me.get(`/dashboard/projects/${project.id}/paylinks/new`)
+    const response = await me.post(`/dashboard/projects/${project.id}/paylinks`, {
+      products: theirs.product as string,
+      life_days: '7',
+    })
+    // Another merchant's product is as unknown as a missing one.
+    expect(response.statusCode).toBe(404)
+    expect(alertOf(response.body)).toBe('at least one of paylink products is not found')
+    expect((await api(ctx.app, owner, 'GET', `/paylinks/project/${project.id}`)).body.total).toBe(0)
+  })
+})
+
+describe('forms with bad input', () => {
+  let projectId: string
+  const productCount = async () =>
+    (await api(ctx.app, owner, 'GET', `/products?project_id=${projectId}&include_archived=true`)).body.total
+
+  beforeAll(async () => {
+    projectId = (await createProject(ctx.app, owner, { name: 'Forms', default_currency: 'KWD' })).id
+  })
+
+  it('refuses a project without a name or with an unknown currency, naming the field', async () => {
+    await me.get('/dashboard/projects')
+    const noName = await me.post('/dashboard/projects', { name: '', default_currency: 'USD' })
+    expect(noName.statusCode).toBe(400)
+    expect(alertOf(noName.body)).toMatch(/^name: /)
+    expect(noName.body).toContain('aria-invalid="true"')
+    const badCurrency = await me.post('/dashboard/projects', { name: 'X', default_currency: 'ABC' })
+    expect(badCurrency.statusCode).toBe(400)
+    expect(alertOf(badCurrency.body)).toMatch(/^default_currency: /)
+    // What was typed is kept.
+    expect(badCurrency.body).toContain('value="ABC"')
+    expect(
+      (await api(ctx.app, owner, 'GET', '/projects')).body.projects.map((p: { name: string }) => p.name),
+    ).not.toContain('X')
+  })
+
+  it('refuses prices a person got wrong, with the row and the rule, and writes nothing', async () => {
+    await me.get(`/dashboard/projects/${projectId}/products/new`)
+    const cases: [Record<string, string | string[]>, string][] = [
+      [
+        { name: 'P', currency: 'ZZZ', amount: '1' },
+        'prices[0].currency: must be an ISO 4217 currency code, e.g. USD',
+      ],
+      [
+        { name: 'P', currency: 'KWD', amount: '1.2345' },
+        'prices[0].amount: must be a positive amount with at most 3 digits after the point in KWD',
+      ],
+      [
+        { name: 'P', currency: ['KWD', 'JPY'], amount: ['1.500', '10.5'] },
+        'prices[1].amount: must be a positive amount with at most 0 digits after the point in JPY',
+      ],
+      // Two wrong rows around a blank one: rows count as filled in, and the first mistake is named.
+      [
+        { name: 'P', currency: ['ZZZ', '', 'JPY'], amount: ['1', '', '1.5'] },
+        'prices[0].currency: must be an ISO 4217 currency code, e.g. USD',
+      ],
+      [
+        { name: 'P', currency: ['', 'KWD', 'JPY'], amount: ['', '1', '1.5'] },
+        'prices[1].amount: must be a positive amount with at most 0 digits after the point in JPY',
+      ],
+      [
+        { name: 'P', currency: 'KWD', amount: '-1' },
+        'prices[0].amount: must be a positive amount with at most 3 digits after the point in KWD',
+      ],
+      [{ name: '', currency: 'KWD', amount: '1' }, 'name: must not be empty'],
+    ]
+    for (const [form, message] of cases) {
+      const response = await me.post(`/dashboard/projects/${projectId}/products`, form)
+      expect(response.statusCode, message).toBe(400)
+      expect(alertOf(response.body)).toBe(message)
+    }
+    expect(await productCount()).toBe(0)
+  })
+
+  it('stores a decimal price exactly in minor units', async () => {
+    const response = await me.post(`/dashboard/projects/${projectId}/products`, {
+      name: 'Exact',
+      currency: ['KWD', 'JPY', 'usd'],
+      amount: ['4.5', '700', '0.07'],
+    })
+    expect(response.statusCode).toBe(303)
+    const list = await api(ctx.app, owner, 'GET', `/products?project_id=${projectId}`)
+    expect(list.body.products[0].prices).toEqual([
+      { currency: 'JPY', amount: 700 },
+      { currency: 'KWD', amount: 4500 },
+      { currency: 'USD', amount: 7 },
+    ])
+  })
+
+  it('refuses a paylink of no products or of seven, with the API’s code message', async () => {
+    const ids: string[] = []
+    for (let i = 0; i < 7; i++) {
+      ids.push(
+        (await createProduct(ctx.app, owner, projectId, { prices: [{ currency: 'KWD', amount: 1000 }] })).id,
+      )
+    }
+    await me.get(`/dashboard/projects/${projectId}/paylinks/new`)
+    for (const products of [[], ids]) {
+      const response = await me.post(`/dashboard/projects/${projectId}/paylinks`, {
+        products,
+        life_days: '7',
+      })
+      expect(response.statusCode).toBe(400)
+      expect(alertOf(response.body)).toBe('paylink products length invalid')
+      expect(response.body).toContain('id="products-error"')
+    }
+    const badLife = await me.post(`/dashboard/projects/${projectId}/paylinks`, {
+      products: ids[0] as string,
+      life_days: '5',
+    })
+    expect(badLife.statusCode).toBe(400)
+    expect(alertOf(badLife.body)).toMatch(/^life_days: /)
+    expect((await api(ctx.app, owner, 'GET', `/paylinks/project/${projectId}`)).body.total).toBe(0)
+    const ok = await me.post(`/dashboard/projects/${projectId}/paylinks`, {
+      products: ids.slice(0, 6),
+      life_days: '7',
+    })
+    expect(ok.statusCode).toBe(303)
+    expect(ok.headers.location).toMatch(/^\/dashboard\/paylinks\/[0-9a-f]{32}\?notice=paylink_created$/)
+  })
+
+  it('refuses a form sent without the CSRF token, and writes nothing', async () => {
+    const response = await me.post('/dashboard/projects', {
+      _csrf: null,
+      name: 'Sneaky',
+      default_currency: 'USD',
+    } as never)
+    expect(response.statusCode).toBe(403)
+    const names = (await api(ctx.app, owner, 'GET', '/projects')).body.projects.map(
+      (p: { name: string }) => p.name,
+    )
+    expect(names).not.toContain('Sneaky')
+  })
+})
+
+describe('a paylink’s page', () => {
+  it('shows the URL with UTM tags, a QR code of it, and the figures of paid orders', async () => {
+    const project = await createProject(ctx.app, owner, { name: 'Stats', default_currency: 'EUR' })
+    const product = await createProduct(ctx.app, owner, project.id, {
+      prices: [{ currency: 'EUR', amount: 1250 }],
+    })
+    const link = await createPaylink(ctx.app, owner, project.id, [product.id])
+    for (const query of ['?utm_source=mail', '?utm_source=mail', '']) {
+      const { orderId } = await openPaylink(ctx.app, link.id, query, { 'user-agent': `ua ${query}` })
+      if (query) {
+        const session = await openPaymentPage(ctx.app, orderId as string)
+        expect((await submitPayment(ctx.app, orderId as string, session, GOOD_CARD)).statusCode).toBe(303)
+      }
+    }
+    const page = await me.get(`/dashboard/paylinks/${link.id}?utm_source=mail&utm_campaign=spring&days=7`)
+    expect(page.statusCode).toBe(200)
+    expect(page.body).toContain(
+      `value="https://pay.example.test/paylink/${link.id}?utm_campaign=spring&amp;utm_source=mail"`,
+    )
+    expect(page.body).toContain(`qr.svg?utm_source=mail&amp;utm_campaign=spring`)
+    const kpi = (name: string) => new RegExp(`data-kpi="${name}">([^<]*)<`).exec(page.body)?.[1]
+    expect(kpi('visits')).toBe('3')
+    expect(kpi('orders')).toBe('3')
+    expect(kpi('paid')).toBe('2')
+    expect(kpi('conversion')).toBe('67%')
+    expect(kpi('revenue')).toBe('€25.00')
+    // Seven local days, today last, in the chart's data.
+    const attribute = /data-chart="daily" data-series="([^"]*)"/.exec(page.body)?.[1] ?? ''
+    const series = JSON.parse(attribute.replaceAll('&quot;', '"'))
+    expect(series.labels).toHaveLength(7)
+    expect(series.labels.at(-1)).toBe('2026-03-01')
+    expect(series.visits.at(-1)).toBe(3)
+    expect(series.paid.at(-1)).toBe(2)
+    expect(series.revenue).toEqual([{ currency: 'EUR', values: [0, 0, 0, 0, 0, 0, 25] }])
+
+    const svg = await me.get(`/dashboard/paylinks/${link.id}/qr.svg?utm_source=mail`)
+    expect(svg.headers['content-type']).toBe('image/svg+xml')
+    expect(svg.body).toMatch(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/)
+    const png = await me.get(`/dashboard/paylinks/${link.id}/qr.png?download=1`)
+    expect(png.headers['content-type']).toBe('image/png')
+    expect(png.headers['content-disposition']).toBe(
+      `attachment; filename="paylink-${link.id.slice(0, 8)}.png"`,
+    )
+    expect(png.rawPayload.subarray(0, 8)).toEqual(
+      Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    )
+  })
+
+  it('names a bad time zone or period and falls back to the last 30 days in UTC', async () => {
+    const project = await createProject(ctx.app, owner)
+    const link = await createPaylink(ctx.app, owner, project.id, [
+      (await createProduct(ctx.app, owner, project.id)).id,
+    ])
+    const badZone = await me.get(`/dashboard/paylinks/${link.id}?tz=Mars/Olympus`)
+    expect(badZone.statusCode).toBe(200)
+    expect(badZone.body).toContain(
+      'time zone: &quot;Mars/Olympus&quot; is not an IANA time zone, e.g. Europe/Berlin',
+    )
+    expect(badZone.body).toContain('Showing 2026-01-31 to 2026-03-01 (UTC).')
+    const backwards = await me.get(
+      `/dashboard/paylinks/${link.id}?from=2026-02-10&to=2026-02-01&tz=Asia/Kathmandu`,
+    )
+    expect(backwards.body).toContain('from: must not be after to')
+    const chosen = await me.get(
+      `/dashboard/paylinks/${link.id}?from=2026-02-01&to=2026-02-10&tz=Asia/Kathmandu`,
+    )
+    expect(chosen.body).toContain('Showing 2026-02-01 to 2026-02-10 (Asia/Kathmandu).')
+  })
+})

@@ -1,0 +1,286 @@
+/// <reference lib="dom" />
+// A merchant in a real browser: sign in, create a product and a paylink, share it with UTM tags, a buyer
+// pays it in another browser context, and the statistics page shows the visit, the order and the revenue.
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createMerchant } from '../helpers/factories.js'
+import { type Receiver, startReceiver } from '../helpers/receiver.js'
+import { collectPageErrors, type LiveApp, launchBrowser, screenshot, startLiveApp } from './browser.js'
+
+const EMAIL = 'owner@dash.example'
+const PASSWORD = 'correct horse battery'
+
+let live: LiveApp
+let browser: Browser
+let merchant: Awaited<ReturnType<typeof createMerchant>>
+let desk: BrowserContext
+let page: Page
+let errors: string[]
+let receiver: Receiver
+
+beforeAll(async () => {
+  live = await startLiveApp({ WEBHOOK_ALLOW_PRIVATE_URLS: 'true' })
+  receiver = await startReceiver()
+  browser = await launchBrowser()
+  merchant = await createMerchant(live.services, 'Dash Posters')
+  await live.services.users.create({ merchantId: merchant.id, email: EMAIL, password: PASSWORD })
+  desk = await browser.newContext({
+    locale: 'en-US',
+    timezoneId: 'UTC',
+    viewport: { width: 1280, height: 900 },
+  })
+  page = await desk.newPage()
+  errors = collectPageErrors(page)
+})
+afterAll(async () => {
+  await browser?.close()
+  await live?.close()
+  await receiver?.close()
+})
+
+async function fillCard(buyer: Page) {
+  await buyer.getByLabel('Email').fill('buyer@example.com')
+  await buyer.getByLabel('Card number').fill('4242 4242 4242 4242')
+  await buyer.getByLabel('Expiry (MM/YY)').fill('12/34')
+  await buyer.getByLabel('Security code').fill('123')
+}
+
+describe('the merchant dashboard in a browser', () => {
+  let paylinkUrl: string
+  let taggedUrl: string
+
+  it('asks to sign in, refuses a wrong password, and signs in with the right one', async () => {
+    await page.goto(`${live.baseUrl}/dashboard/projects`)
+    expect(new URL(page.url()).pathname).toBe('/dashboard/login')
+    await screenshot(page, 'dashboard-login')
+    // Keyboard only: the fields and the button are reachable with Tab, in order.
+    await page.keyboard.press('Tab')
+    await page.keyboard.press('Tab')
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('email')
+    await page.keyboard.type(EMAIL)
+    await page.keyboard.press('Tab')
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('password')
+    await page.keyboard.type('not the password')
+    await page.keyboard.press('Enter')
+    await expect.poll(() => page.locator('[role="alert"]').textContent()).toContain('Wrong email or password')
+
+    await page.getByLabel('Password').fill(PASSWORD)
+    await page.getByRole('button', { name: 'Sign in' }).click()
+    await page.waitForURL(/\/dashboard\/projects$/)
+    expect(await page.locator('h1').textContent()).toBe('Projects')
+  })
+
+  it('creates a project and a product with a price', async () => {
+    await page.getByLabel('Name', { exact: true }).fill('Poster shop')
+    await page.getByLabel('Default currency').fill('EUR')
+    await page.getByRole('button', { name: 'Create project' }).click()
+    await page.waitForURL(/\/dashboard\/projects\/[0-9a-f]{24}\?notice=project_created$/)
+    expect(await page.locator('h1').textContent()).toBe('Poster shop')
+    await screenshot(page, 'dashboard-project-empty')
+
+    await page.getByRole('link', { name: 'New product' }).click()
+    await page.getByLabel('Name', { exact: true }).fill('Harbour poster')
+    await page.getByLabel('SKU').fill('POSTER-1')
+    // A mistake first: three digits after the point in euros.
+    await page.getByLabel('Amount of price 1').fill('12.505')
+    await page.getByRole('button', { name: 'Create product' }).click()
+    await expect
+      .poll(() => page.locator('[role="alert"]').textContent())
+      .toContain('prices[0].amount: must be a positive amount with at most 2 digits after the point in EUR')
+    await page.getByLabel('Amount of price 1').fill('12.50')
+    await page.getByLabel('Currency of price 2').fill('usd')
+    await page.getByLabel('Amount of price 2').fill('14')
+    await screenshot(page, 'dashboard-product-form')
+    await page.getByRole('button', { name: 'Create product' }).click()
+    await page.waitForURL(/notice=product_created$/)
+    const row = page.locator('tr', { hasText: 'Harbour poster' })
+    expect(await row.textContent()).toContain('€12.50')
+    expect(await row.textContent()).toContain('$14.00')
+  })
+
+  it('edits a product’s prices', async () => {
+    await page.getByRole('link', { name: 'Harbour poster' }).click()
+    await page.getByLabel('Amount of price 1').fill('11.00')
+    await page.getByRole('button', { name: 'Save product' }).click()
+    await page.waitForURL(/notice=product_updated$/)
+    expect(await page.getByLabel('Amount of price 1').inputValue()).toBe('11.00')
+    await page.getByLabel('Amount of price 1').fill('12.50')
+    await page.getByRole('button', { name: 'Save product' }).click()
+    await page.waitForURL(/notice=product_updated$/)
+    await page.getByRole('link', { name: 'Poster shop' }).click()
+  })
+
+  it('creates a paylink with the product picker and shares it with UTM tags and a QR code', async () => {
+    await page.getByRole('link', { name: 'New paylink' }).click()
+    const create = page.getByRole('button', { name: 'Create paylink' })
+    // The picker needs one product: the browser refuses the empty choice before it is sent.
+    await create.click()
+    expect(page.url()).toMatch(/\/paylinks\/new$/)
+    expect(await page.locator('[data-picker-count]').textContent()).toBe('0 of 6 chosen.')
+    await page.getByLabel('Name').fill('Harbour poster, spring')
+    await page.getByRole('checkbox', { name: /Harbour poster/ }).check()
+    expect(await page.locator('[data-picker-count]').textContent()).toBe('1 of 6 chosen.')
+    await screenshot(page, 'dashboard-paylink-new')
+    await create.click()
+    await page.waitForURL(/\/dashboard\/paylinks\/[0-9a-f]{32}\?notice=paylink_created$/)
+    paylinkUrl = await page.getByLabel('URL to share').inputValue()
+    expect(paylinkUrl).toMatch(new RegExp(`^${live.baseUrl}/paylink/[0-9a-f]{32}$`))
+
+    await page.getByLabel('Source').fill('newsletter')
+    await page.getByLabel('Campaign').fill('spring')
+    await page.getByRole('button', { name: 'Build URL' }).click()
+    await page.waitForURL(/utm_source=newsletter/)
+    taggedUrl = await page.getByLabel('URL to share').inputValue()
+    expect(taggedUrl).toBe(`${paylinkUrl}?utm_campaign=spring&utm_source=newsletter`)
+
+    const qr = page.getByRole('img', { name: /QR code of/ })
+    await expect
+      .poll(() => qr.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth))
+      .toBeGreaterThan(0)
+    const png = await page.request.get(`${page.url().split('?')[0]}/qr.png?utm_source=newsletter&download=1`)
+    expect(png.status()).toBe(200)
+    expect(png.headers()['content-type']).toBe('image/png')
+    expect((await png.body()).subarray(1, 4).toString()).toBe('PNG')
+  })
+
+  it('counts a buyer’s visit, order and payment from another browser on the statistics page', async () => {
+    const buyerContext = await browser.newContext({ locale: 'en-US' })
+    const buyer = await buyerContext.newPage()
+    await buyer.goto(taggedUrl)
+    await buyer.waitForURL(/\/pay\/ord_/)
+    await fillCard(buyer)
+    await buyer.getByRole('button', { name: /^Pay/ }).click()
+    await buyer.waitForURL(/\/pay\/ord_[0-9a-f]{24}$/)
+    expect(await buyer.locator('h1').textContent()).toContain('went through')
+    await buyerContext.close()
+
+    await page.reload()
+    const kpi = (name: string) => page.locator(`[data-kpi="${name}"]`).textContent()
+    expect(await kpi('visits')).toBe('1')
+    expect(await kpi('orders')).toBe('1')
+    expect(await kpi('paid')).toBe('1')
+    expect(await kpi('conversion')).toBe('100%')
+    expect(await kpi('revenue')).toBe('€12.50')
+    expect(await page.getByTestId('utms').textContent()).toContain('newsletter / – / spring')
+    expect(await page.getByTestId('referrers').textContent()).toContain('Direct')
+    // Chart.js drew every chart of the page.
+    const charts = await page.evaluate(() =>
+      Array.from(document.querySelectorAll('canvas[data-chart]')).map((c) => {
+        const chart = (
+          window as unknown as {
+            Chart: { getChart(c: Element): { data: { datasets: { data: number[] }[] } } }
+          }
+        ).Chart.getChart(c)
+        return chart ? chart.data.datasets.map((d) => d.data.reduce((a, b) => a + b, 0)) : null
+      }),
+    )
+    expect(charts.length).toBe(5)
+    expect(charts[0]).toEqual([1, 1, 1]) // visits, unique visitors, paid orders
+    expect(charts[1]).toEqual([12.5]) // revenue in EUR
+    await screenshot(page, 'dashboard-paylink-stats')
+  })
+
+  it('lists the order with filters and shows its detail', async () => {
+    await page.getByRole('link', { name: 'Orders', exact: true }).click()
+    await page.getByLabel('Status').selectOption('paid')
+    await page.getByRole('button', { name: 'Filter' }).click()
+    await page.waitForURL(/status=paid/)
+    const rows = page.getByTestId('orders').locator('tbody tr')
+    expect(await rows.count()).toBe(1)
+    expect(await rows.first().textContent()).toContain('buyer@example.com')
+    await screenshot(page, 'dashboard-orders')
+    await page.getByLabel('Status').selectOption('expired')
+    await page.getByRole('button', { name: 'Filter' }).click()
+    await page.waitForURL(/status=expired/)
+    expect(await page.getByText('No orders match.').count()).toBe(1)
+    await page.goBack()
+    await page.getByTestId('orders').locator('tbody tr a').first().click()
+    expect(await page.locator('h1').textContent()).toContain('paid')
+    expect(await page.locator('main').textContent()).toContain('newsletter / – / spring')
+    await screenshot(page, 'dashboard-order')
+  })
+
+  it('creates a portal key, a webhook endpoint and an API key (secrets shown once), and resends a delivery', async () => {
+    await page.getByRole('link', { name: 'Portals' }).click()
+    await page.getByLabel('Name').fill('Customer A')
+    await page.getByRole('button', { name: 'Create portal' }).click()
+    await page.getByRole('button', { name: 'Create key' }).click()
+    expect(await page.getByLabel('New portal key').inputValue()).toMatch(/^sk-[0-9a-f]{64}$/)
+    await screenshot(page, 'dashboard-portal')
+
+    await page.getByRole('link', { name: 'Webhooks' }).click()
+    await page.getByLabel('URL').fill(receiver.url)
+    await page.getByRole('button', { name: 'Add endpoint' }).click()
+    expect(await page.locator('[role="alert"]').textContent()).toBe('events: must contain 1 to 20 items')
+    await page.getByRole('checkbox', { name: 'order.paid' }).check()
+    await page.getByRole('button', { name: 'Add endpoint' }).click()
+    expect(await page.getByLabel('Signing secret').inputValue()).toMatch(/^whsec_/)
+    await screenshot(page, 'dashboard-webhooks')
+
+    // A second buyer pays: order.paid is delivered for real, then resent from the delivery log.
+    const buyerContext = await browser.newContext({ locale: 'en-US' })
+    const buyer = await buyerContext.newPage()
+    await buyer.goto(taggedUrl)
+    await fillCard(buyer)
+    await buyer.getByRole('button', { name: /^Pay/ }).click()
+    await buyer.waitForURL(/\/pay\/ord_[0-9a-f]{24}$/)
+    await buyerContext.close()
+    while ((await live.services.dispatcher.runOnce()) > 0) {}
+    expect(receiver.received.length).toBe(1)
+    await page.getByRole('link', { name: receiver.url }).click()
+    const delivery = page.locator('details.delivery')
+    expect(await delivery.count()).toBe(1)
+    expect(await delivery.locator('summary').textContent()).toContain('succeeded')
+    await delivery.locator('summary').click()
+    await delivery.getByRole('button', { name: /^Resend delivery/ }).click()
+    await page.waitForURL(/notice=delivery_resent$/)
+    while ((await live.services.dispatcher.runOnce()) > 0) {}
+    expect(receiver.received.length).toBe(2)
+    expect(receiver.received[1]?.headers['webhook-id']).toBe(receiver.received[0]?.headers['webhook-id'])
+    await page.reload()
+    await page.locator('details.delivery summary').click()
+    expect(await page.locator('details.delivery tbody tr').count()).toBe(2)
+    await screenshot(page, 'dashboard-webhook-deliveries')
+
+    await page.getByRole('link', { name: 'API keys' }).click()
+    await page.getByRole('button', { name: 'Create API key' }).click()
+    expect(await page.getByLabel('New API key').inputValue()).toMatch(/^pl_sk_[0-9a-f]{48}$/)
+    await screenshot(page, 'dashboard-api-keys')
+  })
+
+  it('fits a phone screen without sideways scrolling', async () => {
+    const phone = await browser.newContext({
+      viewport: { width: 390, height: 844 },
+      isMobile: true,
+      hasTouch: true,
+    })
+    await phone.addCookies(await desk.cookies())
+    const small = await phone.newPage()
+    const smallErrors = collectPageErrors(small)
+    for (const path of ['/dashboard/projects', new URL(page.url()).pathname, '/dashboard/orders']) {
+      await small.goto(live.baseUrl + path)
+      expect(await small.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1)).toBe(
+        true,
+      )
+    }
+    await small.goto(`${live.baseUrl}/dashboard/orders?status=paid`)
+    await small.getByTestId('orders').locator('tbody tr a').first().click()
+    const link = await small.locator('a[href^="/dashboard/paylinks/"]').getAttribute('href')
+    await small.goto(live.baseUrl + link)
+    expect(await small.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1)).toBe(
+      true,
+    )
+    await screenshot(small, 'dashboard-paylink-stats-phone')
+    expect(smallErrors).toEqual([])
+    await phone.close()
+  })
+
+  it('signs out, and the session no longer opens pages', async () => {
+    await page.getByRole('button', { name: 'Sign out' }).click()
+    await page.waitForURL(/\/dashboard\/login$/)
+    await page.goto(`${live.baseUrl}/dashboard/orders`)
+    expect(new URL(page.url()).pathname).toBe('/dashboard/login')
+    // No page logged an error: no CSP violation, no failed script, style or image.
+    expect(errors.filter((e) => !/the server responded with a status of 4\d\d/.test(e))).toEqual([])
+  })
+})
