@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 import pg from 'pg'
 import { openDatabase } from '../dist/lib/db.js'
+import { benchDashboard, dashboardReport } from './dashboard.mjs'
 import { benchStats } from './stats.mjs'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
@@ -102,6 +103,7 @@ async function runPaylinks(name, env) {
     const result = await load(`http://127.0.0.1:${port}/paylink/${paylinkId}?utm_source=bench`)
     const rss = await peakRssMb(server.child.pid)
     const stat = await stored(`http://127.0.0.1:${port}`, key, paylinkId)
+    const dashboard = await benchDashboard(`http://127.0.0.1:${port}`, out, paylinkId)
     await stop(server.child)
     const raw = await rawCounts(env, paylinkId)
     const row = summary(name, result, rss)
@@ -111,6 +113,7 @@ async function runPaylinks(name, env) {
     row.lost = Math.max(0, row.redirects - Math.min(raw.visits, raw.orders))
     // The dashboards' rollups must agree with the raw rows they summarise.
     row.rollupsAgree = stat.visits === raw.visits && stat.orders === raw.orders
+    row.dashboard = dashboard
     return row
   } finally {
     await stop(server.child)
@@ -216,6 +219,7 @@ async function main() {
     '',
     ...lines,
     '',
+    ...dashboardReport(rows.filter((r) => r.dashboard).map((r) => ({ name: r.name, pages: r.dashboard }))),
     ...(stats
       ? statsReport(stats)
       : ['Statistics queries: not measured (no PostgreSQL, or BENCH_STATS=0).', '']),
@@ -224,6 +228,10 @@ async function main() {
   await fs.writeFile(path.join(ROOT, 'bench/RESULTS.md'), report)
   if (rows.some((r) => r.rollupsAgree === false)) {
     console.error('FAIL: the rollups disagree with the raw visits and orders')
+    process.exit(1)
+  }
+  if (rows.some((r) => r.dashboard?.some((p) => p.failed > 0))) {
+    console.error('FAIL: a dashboard page failed under load')
     process.exit(1)
   }
   const lost = rows.some((r) => (r.lost ?? 0) !== 0)
