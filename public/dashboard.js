@@ -45,6 +45,15 @@
     })
   }
 
+  // Times in the reader's time zone; the UTC time the server wrote stays as the tooltip.
+  const localTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' })
+  for (const time of $$('time[datetime]')) {
+    const at = new Date(time.getAttribute('datetime'))
+    if (Number.isNaN(at.getTime())) continue
+    time.title = time.textContent
+    time.textContent = localTime.format(at)
+  }
+
   // Statistics in the browser's time zone unless one was chosen.
   const tz = document.querySelector('[data-tz]')
   const url = new URL(window.location.href)

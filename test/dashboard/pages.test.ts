@@ -51,6 +51,7 @@ describe('another merchant’s objects', () => {
   it('are not found on any page', async () => {
     const pages = [
       `/dashboard/projects/${theirs.project}`,
+      `/dashboard/projects/${theirs.project}/settings`,
       `/dashboard/projects/${theirs.project}/products/new`,
       `/dashboard/projects/${theirs.project}/paylinks/new`,
       `/dashboard/products/${theirs.product}`,
@@ -76,6 +77,9 @@ describe('another merchant’s objects', () => {
     const attempts: [string, Record<string, string | string[]>][] = [
       [`/dashboard/products/${theirs.product}`, { name: 'Hijacked', currency: 'USD', amount: '1' }],
       [`/dashboard/products/${theirs.product}/archive`, { archived: 'true' }],
+      [`/dashboard/products/${theirs.product}/delete`, {}],
+      [`/dashboard/projects/${theirs.project}/settings`, { name: 'Hijacked', default_currency: 'USD' }],
+      [`/dashboard/projects/${theirs.project}/delete`, {}],
       [`/dashboard/projects/${theirs.project}/products`, { name: 'Planted', currency: 'USD', amount: '1' }],
       [
         `/dashboard/projects/${theirs.project}/paylinks`,
@@ -101,6 +105,8 @@ describe('another merchant’s objects', () => {
     }
     const product = await api(ctx.app, other, 'GET', `/products/${theirs.product}`)
     expect(product.body).toMatchObject({ name: 'Their product', archived: false })
+    const project = await api(ctx.app, other, 'GET', `/projects/${theirs.project}`)
+    expect(project.body).toMatchObject({ name: 'Their project', default_currency: 'USD' })
     expect((await api(ctx.app, other, 'GET', `/paylinks/${theirs.paylink}`)).status).toBe(200)
     expect((await api(ctx.app, other, 'GET', `/portals/${theirs.portal}/keys`)).body.keys).toEqual([])
     expect((await api(ctx.app, other, 'GET', `/webhooks/${theirs.webhook}`)).body.enabled).toBe(true)
@@ -243,6 +249,147 @@ describe('forms with bad input', () => {
       (p: { name: string }) => p.name,
     )
     expect(names).not.toContain('Sneaky')
+  })
+})
+
+describe('a project’s settings', () => {
+  it('saves every field, clears an optional one left empty, and refuses bad input by field', async () => {
+    const project = await createProject(ctx.app, owner, {
+      name: 'Settings',
+      success_url: 'https://shop.example.test/thanks',
+      sales_email: 'sales@example.test',
+    })
+    const page = await me.get(`/dashboard/projects/${project.id}/settings`)
+    expect(page.statusCode).toBe(200)
+    expect(page.body).toContain('value="https://shop.example.test/thanks"')
+    const url = `/dashboard/projects/${project.id}/settings`
+    const cases: [Record<string, string>, RegExp][] = [
+      [{ name: '', default_currency: 'USD' }, /^name: /],
+      [{ name: 'S', default_currency: 'ABC' }, /^default_currency: /],
+      [{ name: 'S', default_currency: 'USD', success_url: 'not a url' }, /^success_url: /],
+      [{ name: 'S', default_currency: 'USD', sales_email: 'nope' }, /^sales_email: /],
+    ]
+    for (const [form, message] of cases) {
+      const response = await me.post(url, form)
+      expect(response.statusCode, String(message)).toBe(400)
+      expect(alertOf(response.body)).toMatch(message)
+      expect(response.body).toContain('aria-invalid="true"')
+    }
+    // Nothing of the refused forms was written.
+    expect((await api(ctx.app, owner, 'GET', `/projects/${project.id}`)).body).toMatchObject({
+      name: 'Settings',
+      default_currency: 'USD',
+      success_url: 'https://shop.example.test/thanks',
+      sales_email: 'sales@example.test',
+    })
+
+    const saved = await me.post(url, {
+      name: 'Renamed',
+      default_currency: 'eur',
+      success_url: '',
+      sales_email: 'orders@example.test',
+    })
+    expect(saved.statusCode).toBe(303)
+    expect(saved.headers.location).toBe(`/dashboard/projects/${project.id}?notice=project_updated`)
+    expect((await api(ctx.app, owner, 'GET', `/projects/${project.id}`)).body).toMatchObject({
+      name: 'Renamed',
+      default_currency: 'EUR',
+      success_url: null,
+      sales_email: 'orders@example.test',
+    })
+  })
+
+  it('deletes the project: its paylinks stop opening, and its orders stay readable', async () => {
+    const project = await createProject(ctx.app, owner, { name: 'Going away' })
+    const product = await createProduct(ctx.app, owner, project.id)
+    const link = await createPaylink(ctx.app, owner, project.id, [product.id])
+    const { orderId } = await openPaylink(ctx.app, link.id)
+    await me.get(`/dashboard/projects/${project.id}/settings`)
+    const deleted = await me.post(`/dashboard/projects/${project.id}/delete`)
+    expect(deleted.statusCode).toBe(303)
+    expect(deleted.headers.location).toBe('/dashboard/projects?notice=project_deleted')
+    expect((await me.get(`/dashboard/projects/${project.id}`)).statusCode).toBe(404)
+    expect((await api(ctx.app, owner, 'GET', `/paylinks/${link.id}`)).status).toBe(404)
+    // The public path keeps a live link in memory for a second (CheckoutService.publicLink).
+    await new Promise((resolve) => setTimeout(resolve, 1100))
+    const opened = await openPaylink(ctx.app, link.id)
+    expect(opened.res.statusCode).toBe(404)
+    expect(opened.orderId).toBeUndefined()
+    // The order outlives its project: its page names the project by id instead of failing.
+    const order = await me.get(`/dashboard/orders/${orderId}`)
+    expect(order.statusCode).toBe(200)
+    expect(order.body).toContain(project.id)
+    expect(order.body).not.toContain('Going away')
+  })
+})
+
+describe('deleting a product', () => {
+  it('deletes one nothing refers to, and archives one a paylink holds, saying which', async () => {
+    const project = await createProject(ctx.app, owner, { name: 'Products' })
+    const unused = await createProduct(ctx.app, owner, project.id, { name: 'Unused' })
+    const used = await createProduct(ctx.app, owner, project.id, { name: 'Used' })
+    await createPaylink(ctx.app, owner, project.id, [used.id])
+    await me.get(`/dashboard/products/${unused.id}`)
+
+    const gone = await me.post(`/dashboard/products/${unused.id}/delete`)
+    expect(gone.statusCode).toBe(303)
+    expect(gone.headers.location).toBe(`/dashboard/projects/${project.id}?notice=product_deleted`)
+    expect((await api(ctx.app, owner, 'GET', `/products/${unused.id}`)).status).toBe(404)
+
+    const kept = await me.post(`/dashboard/products/${used.id}/delete`)
+    expect(kept.statusCode).toBe(303)
+    expect(kept.headers.location).toBe(`/dashboard/projects/${project.id}?notice=product_archived_in_use`)
+    expect((await api(ctx.app, owner, 'GET', `/products/${used.id}`)).body).toMatchObject({
+      name: 'Used',
+      archived: true,
+    })
+    const notice = await me.get(kept.headers.location as string)
+    expect(notice.body).toContain('Product archived instead of deleted: paylinks or orders refer to it')
+  })
+})
+
+describe('a project’s page', () => {
+  it('shows the project’s figures over the period, with its top paylinks linked', async () => {
+    const project = await createProject(ctx.app, owner, { name: 'Two links', default_currency: 'EUR' })
+    const product = await createProduct(ctx.app, owner, project.id, {
+      prices: [{ currency: 'EUR', amount: 1000 }],
+    })
+    const busy = await createPaylink(ctx.app, owner, project.id, [product.id], { name: 'Busy link' })
+    const quiet = await createPaylink(ctx.app, owner, project.id, [product.id], { name: 'Quiet link' })
+    for (const [link, paid] of [
+      [busy.id, true],
+      [busy.id, true],
+      [quiet.id, false],
+    ] as const) {
+      const { orderId } = await openPaylink(ctx.app, link, '?utm_source=ads', { 'user-agent': `ua ${link}` })
+      if (paid) {
+        const session = await openPaymentPage(ctx.app, orderId as string)
+        expect((await submitPayment(ctx.app, orderId as string, session, GOOD_CARD)).statusCode).toBe(303)
+      }
+    }
+    const page = await me.get(`/dashboard/projects/${project.id}?days=7&tz=Europe/Berlin`)
+    expect(page.statusCode).toBe(200)
+    const kpi = (name: string) => new RegExp(`data-kpi="${name}">([^<]*)<`).exec(page.body)?.[1]
+    expect([kpi('visits'), kpi('orders'), kpi('paid'), kpi('revenue')]).toEqual(['3', '3', '2', '€20.00'])
+    expect(page.body).toContain('Showing 2026-02-23 to 2026-03-01 (Europe/Berlin).')
+    const table = /<table data-testid="paylinks">([\s\S]*?)<\/table>/.exec(page.body)?.[1] ?? ''
+    const rows = [
+      ...table.matchAll(
+        /<tr><td><a href="([^"]+)">([^<]+)<\/a><\/td><td class="num">(\d+)<\/td><td class="num">(\d+)<\/td>/g,
+      ),
+    ]
+    expect(rows.map((r) => r.slice(1))).toEqual([
+      [`/dashboard/paylinks/${busy.id}`, 'Busy link', '2', '2'],
+      [`/dashboard/paylinks/${quiet.id}`, 'Quiet link', '1', '0'],
+    ])
+    const attribute = /data-chart="daily" data-series="([^"]*)"/.exec(page.body)?.[1] ?? ''
+    const series = JSON.parse(attribute.replaceAll('&quot;', '"'))
+    expect(series.labels).toHaveLength(7)
+    expect(series.visits.at(-1)).toBe(3)
+    expect(series.revenue).toEqual([{ currency: 'EUR', values: [0, 0, 0, 0, 0, 0, 20] }])
+    // The Chart.js script is loaded only by pages with charts.
+    expect(page.body).toContain('src="/dashboard/assets/chart.umd.min.js"')
+    expect((await me.get('/dashboard/projects')).body).not.toContain('chart.umd.min.js')
   })
 })
 

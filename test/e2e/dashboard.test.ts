@@ -180,6 +180,42 @@ describe('the merchant dashboard in a browser', () => {
     await screenshot(page, 'dashboard-paylink-stats')
   })
 
+  it('shows the project’s statistics with its top paylinks, and renames the project', async () => {
+    await page.locator('.crumbs').getByRole('link', { name: 'Poster shop' }).click()
+    await page.waitForURL(/\/dashboard\/projects\/[0-9a-f]{24}$/)
+    const kpi = (name: string) => page.locator(`[data-kpi="${name}"]`).textContent()
+    expect([await kpi('visits'), await kpi('paid'), await kpi('revenue')]).toEqual(['1', '1', '€12.50'])
+    const top = page.getByTestId('paylinks')
+    expect(await top.locator('tbody tr').count()).toBe(1)
+    expect(await top.getByRole('link').textContent()).toBe('Harbour poster, spring')
+    const charts = await page.evaluate(() =>
+      Array.from(document.querySelectorAll('canvas[data-chart]')).map(
+        (c) => !!(window as unknown as { Chart: { getChart(c: Element): unknown } }).Chart.getChart(c),
+      ),
+    )
+    // Daily figures, revenue, and the top paylinks, countries, referrers and UTM tags.
+    expect(charts).toEqual([true, true, true, true, true, true])
+    // Times are shown in the reader's zone, with the UTC time the server wrote as the tooltip.
+    const expires = page.locator('td time').first()
+    expect(await expires.getAttribute('title')).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC$/)
+    expect(await expires.textContent()).toMatch(/^[A-Z][a-z]{2} \d{1,2}, \d{4}, \d{1,2}:\d{2}\s[AP]M$/)
+    await screenshot(page, 'dashboard-project-stats')
+
+    await page.getByRole('link', { name: 'Settings' }).click()
+    await page.getByLabel('Default currency').fill('ABC')
+    await page.getByRole('button', { name: 'Save settings' }).click()
+    await expect.poll(() => page.locator('[role="alert"]').textContent()).toMatch(/^default_currency: /)
+    expect(await page.getByLabel('Default currency').getAttribute('aria-invalid')).toBe('true')
+    await page.getByLabel('Default currency').fill('EUR')
+    await page.getByLabel('Name').fill('Poster studio')
+    await page.getByLabel('Sales email').fill('sales@poster.example')
+    await screenshot(page, 'dashboard-project-settings')
+    await page.getByRole('button', { name: 'Save settings' }).click()
+    await page.waitForURL(/notice=project_updated$/)
+    expect(await page.locator('h1').textContent()).toBe('Poster studio')
+    expect(await page.locator('[role="status"]').textContent()).toContain('Project saved.')
+  })
+
   it('lists the order with filters and shows its detail', async () => {
     await page.getByRole('link', { name: 'Orders', exact: true }).click()
     await page.getByLabel('Status').selectOption('paid')

@@ -1,9 +1,10 @@
-// The pure parts of the dashboard: typed amounts, the chosen period, the return path after sign-in and
-// the password hash.
+// The pure parts of the dashboard: typed amounts, the chosen period, times, the return path after
+// sign-in and the password hash.
 import { describe, expect, it } from 'vitest'
 import { fromDecimalString } from '../../src/lib/money.js'
 import { safeNext } from '../../src/modules/dashboard/routes.js'
 import { choosePeriod } from '../../src/modules/dashboard/stats.js'
+import { fmt } from '../../src/modules/dashboard/view.js'
 import {
   generatePassword,
   hashPassword,
@@ -58,6 +59,24 @@ describe('choosePeriod', () => {
     const bad = choosePeriod({ tz: 'Nowhere/Land' }, now)
     expect(bad).toMatchObject({ days: 30, tz: 'UTC', from: '2026-02-28', to: '2026-03-29' })
     expect(bad.error?.field).toBe('tz')
+  })
+})
+
+describe('fmt.time', () => {
+  it('marks an instant up as a <time> in UTC, built from the parsed date only', () => {
+    expect(fmt.time('2026-11-21T14:03:59.999Z')).toBe(
+      '<time datetime="2026-11-21T14:03:59.999Z">2026-11-21 14:03 UTC</time>',
+    )
+    // Another offset is written as the same instant in UTC.
+    expect(fmt.time('2026-11-21T15:03:00+01:00')).toBe(
+      '<time datetime="2026-11-21T14:03:00.000Z">2026-11-21 14:03 UTC</time>',
+    )
+    expect(fmt.seconds({ seconds: 1_790_000_000 })).toBe(
+      '<time datetime="2026-09-21T14:13:20.000Z">2026-09-21 14:13 UTC</time>',
+    )
+    for (const nothing of [null, undefined, '', '<script>alert(1)</script>']) {
+      expect(fmt.time(nothing)).toBe('—')
+    }
   })
 })
 

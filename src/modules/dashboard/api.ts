@@ -119,6 +119,13 @@ export function fieldErrors(error: ApiError): Record<string, string> {
 export const projectOf = (admin: AdminClient, id: string) =>
   admin.get<ProjectJson>(`/projects/${encodeURIComponent(id)}`)
 
+/** The project, or undefined when it was deleted since (orders and portals outlive it); other failures throw. */
+export const projectIfAny = (admin: AdminClient, id: string) =>
+  projectOf(admin, id).catch((error: unknown) => {
+    if (error instanceof NotFoundError) return undefined
+    throw error
+  })
+
 /** The merchant's projects, for lists and selects (the API's largest page). */
 export const listProjects = (admin: AdminClient) =>
   admin.get<List<'projects', ProjectJson>>('/projects', { limit: 100 })

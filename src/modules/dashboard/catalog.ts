@@ -1,15 +1,9 @@
-// Dashboard pages of what a merchant sells: projects, their products and their paylinks.
+// Dashboard pages of what a merchant sells: projects (with their statistics) and their products.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import QRCode from 'qrcode'
 import { currencyExponent, fromDecimalString, isCurrency, toDecimalString } from '../../lib/money.js'
-import { MAX_PRODUCTS } from '../paylinks/schemas.js'
 import {
-  type ApiError,
-  ApiFailure,
-  fieldErrors,
   type List,
   listProjects,
-  NotFoundError,
   type PaylinkJson,
   type ProductJson,
   type ProjectJson,
@@ -17,8 +11,7 @@ import {
 } from './api.js'
 import { type Form, failed, many, one } from './form.js'
 import type { PageKit } from './routes.js'
-
-export const UTM_FIELDS = ['utm_source', 'utm_medium', 'utm_campaign', 'utm_term', 'utm_content'] as const
+import { choosePeriod, readStats } from './stats.js'
 
 /** The form's price rows as the API's prices, or the field errors of the rows a person got wrong. */
 function readPrices(form: Form): {
@@ -115,30 +108,91 @@ export async function catalogPages(app: FastifyInstance, kit: PageKit): Promise<
     return done(reply, `/projects/${result.body.id}`, 'project_created')
   })
 
-  app.get<{ Params: { id: string } }>('/projects/:id', async (request, reply) => {
+  app.get<{ Params: { id: string }; Querystring: Record<string, string> }>(
+    '/projects/:id',
+    async (request, reply) => {
+      const project = await projectOf(request.admin, request.params.id)
+      const period = choosePeriod(request.query, services.clock.now())
+      const [products, paylinks, stats] = await Promise.all([
+        request.admin.get<List<'products', ProductJson>>('/products', {
+          project_id: project.id,
+          include_archived: true,
+          limit: 100,
+        }),
+        request.admin.get<List<'paylinks', PaylinkJson>>(`/paylinks/project/${project.id}`, { limit: 100 }),
+        readStats(request.admin, `/projects/${project.id}/dashboard`, period, true),
+      ])
+      const names = new Map(products.products.map((p) => [p.id, p.name]))
+      return render(request, reply, 'project', {
+        title: project.name,
+        nav: 'projects',
+        project,
+        products: products.products,
+        paylinks: paylinks.paylinks.map((l) => ({
+          ...l,
+          productNames: l.products.map((p) => names.get(p) ?? p),
+        })),
+        paylinkTotal: paylinks.total,
+        stats: { ...stats, action: `/dashboard/projects/${project.id}` },
+      })
+    },
+  )
+
+  // A project's settings, and deleting it
+
+  const settingsForm = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    project: ProjectJson,
+    state: { values?: Form; errors?: Record<string, string>; alert?: string } = {},
+    status = 200,
+  ) =>
+    render(
+      request,
+      reply,
+      'project-settings',
+      {
+        title: `Settings of ${project.name}`,
+        nav: 'projects',
+        project,
+        values: state.values ?? {
+          name: project.name,
+          default_currency: project.default_currency,
+          success_url: project.success_url ?? '',
+          sales_email: project.sales_email ?? '',
+        },
+        errors: state.errors ?? {},
+        alert: state.alert,
+      },
+      status,
+    )
+
+  app.get<{ Params: { id: string } }>('/projects/:id/settings', async (request, reply) =>
+    settingsForm(request, reply, await projectOf(request.admin, request.params.id)),
+  )
+
+  app.post<{ Params: { id: string }; Body: Form }>('/projects/:id/settings', async (request, reply) => {
     const project = await projectOf(request.admin, request.params.id)
-    const [products, paylinks, summary] = await Promise.all([
-      request.admin.get<List<'products', ProductJson>>('/products', {
-        project_id: project.id,
-        include_archived: true,
-        limit: 100,
-      }),
-      request.admin.get<List<'paylinks', PaylinkJson>>(`/paylinks/project/${project.id}`, { limit: 100 }),
-      request.admin.get<Record<string, unknown>>(`/projects/${project.id}/dashboard/summary`),
-    ])
-    const names = new Map(products.products.map((p) => [p.id, p.name]))
-    return render(request, reply, 'project', {
-      title: project.name,
-      nav: 'projects',
-      project,
-      products: products.products,
-      paylinks: paylinks.paylinks.map((l) => ({
-        ...l,
-        productNames: l.products.map((p) => names.get(p) ?? p),
-      })),
-      paylinkTotal: paylinks.total,
-      summary,
+    const body = request.body
+    // Every field is sent, so the project becomes what the form shows; an empty optional field clears it.
+    const result = await request.admin.call<ProjectJson>('PATCH', `/projects/${project.id}`, {
+      body: {
+        name: one(body, 'name'),
+        default_currency: one(body, 'default_currency').toUpperCase(),
+        success_url: one(body, 'success_url') || null,
+        sales_email: one(body, 'sales_email') || null,
+      },
     })
+    if (!result.ok)
+      return settingsForm(request, reply, project, { values: body, ...failed(result.error) }, result.status)
+    return done(reply, `/projects/${project.id}`, 'project_updated')
+  })
+
+  app.post<{ Params: { id: string } }>('/projects/:id/delete', async (request, reply) => {
+    const project = await projectOf(request.admin, request.params.id)
+    const result = await request.admin.call('DELETE', `/projects/${project.id}`)
+    if (!result.ok) return settingsForm(request, reply, project, failed(result.error), result.status)
+    return done(reply, '/projects', 'project_deleted')
   })
 
   // Products
@@ -268,6 +322,16 @@ export async function catalogPages(app: FastifyInstance, kit: PageKit): Promise<
     return done(reply, `/products/${product.id}`, 'product_updated')
   })
 
+  app.post<{ Params: { id: string } }>('/products/:id/delete', async (request, reply) => {
+    const { product, project } = await loadProduct(request, request.params.id)
+    const result = await request.admin.call('DELETE', `/products/${product.id}`)
+    if (!result.ok)
+      return productForm(request, reply, project, { product, ...failed(result.error) }, result.status)
+    // The API archives instead when a paylink or an order refers to the product: say which happened.
+    const after = await request.admin.call<ProductJson>('GET', `/products/${product.id}`)
+    return done(reply, `/projects/${project.id}`, after.ok ? 'product_archived_in_use' : 'product_deleted')
+  })
+
   app.post<{ Params: { id: string }; Body: Form }>('/products/:id/archive', async (request, reply) => {
     const { product, project } = await loadProduct(request, request.params.id)
     const archived = one(request.body, 'archived') !== 'false'
@@ -278,116 +342,4 @@ export async function catalogPages(app: FastifyInstance, kit: PageKit): Promise<
       return productForm(request, reply, project, { product, ...failed(result.error) }, result.status)
     return done(reply, `/projects/${project.id}`, archived ? 'product_archived' : 'product_restored')
   })
-
-  // Paylinks
-
-  const paylinkForm = async (
-    request: FastifyRequest,
-    reply: FastifyReply,
-    project: ProjectJson,
-    state: { values?: Form; errors?: Record<string, string>; alert?: string },
-    status = 200,
-  ) => {
-    const products = await request.admin.get<List<'products', ProductJson>>('/products', {
-      project_id: project.id,
-      limit: 100,
-    })
-    const chosen = new Set(many(state.values, 'products'))
-    return render(
-      request,
-      reply,
-      'paylink-new',
-      {
-        title: 'New paylink',
-        nav: 'projects',
-        project,
-        products: products.products.map((p) => ({ ...p, checked: chosen.has(p.id) })),
-        lifeDays: services.config.paylinkLifeDays,
-        maxProducts: MAX_PRODUCTS,
-        values: { name: one(state.values, 'name'), life_days: one(state.values, 'life_days') },
-        errors: state.errors ?? {},
-        alert: state.alert,
-      },
-      status,
-    )
-  }
-
-  app.get<{ Params: { id: string } }>('/projects/:id/paylinks/new', async (request, reply) => {
-    const project = await projectOf(request.admin, request.params.id)
-    return paylinkForm(request, reply, project, {})
-  })
-
-  app.post<{ Params: { id: string }; Body: Form }>('/projects/:id/paylinks', async (request, reply) => {
-    const project = await projectOf(request.admin, request.params.id)
-    const body = request.body
-    const lifeDays = Number(one(body, 'life_days'))
-    const result = await request.admin.call<PaylinkJson>('POST', '/paylinks', {
-      body: {
-        project_id: project.id,
-        products: many(body, 'products'),
-        life_days: Number.isInteger(lifeDays) ? lifeDays : one(body, 'life_days'),
-        ...(one(body, 'name') ? { name: one(body, 'name') } : {}),
-      },
-    })
-    if (!result.ok) {
-      // The API's paylink codes carry their fixed wording; say which field they are about.
-      const error = result.error
-      const errors = error.code.startsWith('pl0000') ? { products: error.message } : fieldErrors(error)
-      return paylinkForm(
-        request,
-        reply,
-        project,
-        { values: body, errors, alert: error.message },
-        result.status,
-      )
-    }
-    return done(reply, `/paylinks/${result.body.id}`, 'paylink_created')
-  })
-
-  app.post<{ Params: { id: string } }>('/paylinks/:id/delete', async (request, reply) => {
-    const link = await request.admin.get<PaylinkJson>(`/paylinks/${encodeURIComponent(request.params.id)}`)
-    const result = await request.admin.call('DELETE', `/paylinks/${link.id}`)
-    if (!result.ok) throw new ApiFailure(result.status, result.error)
-    return done(reply, `/projects/${link.project_id}`, 'paylink_deleted')
-  })
-
-  // The QR code of the link's URL, with the UTM tags of the query: SVG to print, PNG to paste.
-  app.get<{ Params: { id: string; format: string }; Querystring: Record<string, string> }>(
-    '/paylinks/:id/qr.:format',
-    async (request, reply) => {
-      const format = request.params.format
-      if (format !== 'svg' && format !== 'png') return reply.callNotFound()
-      const url = await taggedUrl(request, request.params.id, request.query)
-      if (typeof url !== 'string') return reply.code(400).type('text/plain').send(url.message)
-      const name = `paylink-${request.params.id.slice(0, 8)}.${format}`
-      reply.header(
-        'content-disposition',
-        `${request.query.download ? 'attachment' : 'inline'}; filename="${name}"`,
-      )
-      reply.header('cache-control', 'private, no-store')
-      if (format === 'svg') {
-        return reply
-          .type('image/svg+xml')
-          .send(await QRCode.toString(url, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 }))
-      }
-      return reply
-        .type('image/png')
-        .send(await QRCode.toBuffer(url, { type: 'png', errorCorrectionLevel: 'M', margin: 2, width: 512 }))
-    },
-  )
-}
-
-/** The paylink's public URL with the UTM tags given, as the API builds it, or the API's refusal. */
-export async function taggedUrl(
-  request: FastifyRequest,
-  id: string,
-  query: Record<string, string | undefined>,
-): Promise<string | ApiError> {
-  const tags = Object.fromEntries(UTM_FIELDS.map((f) => [f, query[f]?.trim()]))
-  const result = await request.admin.call<{ url: string }>('GET', `/paylinks/${encodeURIComponent(id)}/url`, {
-    query: tags,
-  })
-  if (result.ok) return result.body.url
-  if (result.status === 404) throw new NotFoundError(result.error.message)
-  return result.error
 }

@@ -2,7 +2,7 @@
 // with their delivery log, and the merchant's API keys.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { EVENT_TYPES } from '../webhooks/events.js'
-import { ApiFailure, type List, listProjects, type PaylinkJson, projectOf } from './api.js'
+import { ApiFailure, type List, listProjects, type PaylinkJson, projectIfAny } from './api.js'
 import { type Form, failed, many, one } from './form.js'
 import type { PageKit } from './routes.js'
 
@@ -94,7 +94,7 @@ export async function operationsPages(app: FastifyInstance, kit: PageKit): Promi
     const order = await request.admin.get<{ id: string; project_id: string; paylink_id: string | null }>(
       `/orders/${encodeURIComponent(request.params.id)}`,
     )
-    const project = await projectOf(request.admin, order.project_id).catch(() => undefined)
+    const project = await projectIfAny(request.admin, order.project_id)
     return render(request, reply, 'order', { title: `Order ${order.id}`, nav: 'orders', order, project })
   })
 
@@ -148,7 +148,7 @@ export async function operationsPages(app: FastifyInstance, kit: PageKit): Promi
   ) => {
     const portal = await request.admin.get<PortalJson>(`/portals/${encodeURIComponent(id)}`)
     const [project, keys, method] = await Promise.all([
-      projectOf(request.admin, portal.project_id).catch(() => undefined),
+      projectIfAny(request.admin, portal.project_id),
       request.admin.get<{ keys: Record<string, unknown>[] }>(`/portals/${portal.id}/keys`),
       request.admin
         .call<Record<string, unknown>>('GET', `/portals/${portal.id}/payment-method`)

@@ -18,7 +18,7 @@ import { normalizeEmail, SESSION_MAX_AGE_MS, type User } from '../users/service.
 import { AdminClient, ApiFailure, NotFoundError } from './api.js'
 import { catalogPages } from './catalog.js'
 import { operationsPages } from './operations.js'
-import { statsPages } from './stats.js'
+import { paylinkPages } from './paylinks.js'
 import { CHART_SCRIPT, fmt, NOTICES, type Notice } from './view.js'
 
 declare module 'fastify' {
@@ -252,7 +252,7 @@ export const dashboardPages: FastifyPluginAsync<{
   })
 
   await catalogPages(app, kit)
-  await statsPages(app, kit)
+  await paylinkPages(app, kit)
   await operationsPages(app, kit)
 }
 

@@ -1,12 +1,9 @@
-// A paylink's page: its URL with a UTM builder and QR code, and how it sells over a chosen period —
-// visits and paid orders per day, conversion, revenue, top countries, referrers and UTM tags.
-import type { FastifyInstance } from 'fastify'
+// How a paylink or a project sells over a period a person chooses: visits and paid orders per day,
+// conversion, revenue, top countries, referrers and UTM tags (and a project's top paylinks).
 import { toDecimalString } from '../../lib/money.js'
 import { DAY_MS } from '../../lib/time.js'
 import { type Figures, localDate, localDayStart, MAX_PERIOD_DAYS } from '../analytics/service.js'
-import type { List, PaylinkJson, ProductJson, ProjectJson } from './api.js'
-import { taggedUrl, UTM_FIELDS } from './catalog.js'
-import type { PageKit } from './routes.js'
+import type { AdminClient } from './api.js'
 
 /** A row of a grouped dashboard: its figures, without unique visitors (only the date rows have them). */
 type RowFigures = Omit<Figures, 'unique_visitors'>
@@ -97,85 +94,92 @@ export function choosePeriod(
 /** Minor units as a number of major units, for chart axes only (tables show exact strings). */
 const major = (money: Figures['revenue'][number]) => Number(toDecimalString(money.amount, money.currency))
 
-export async function statsPages(app: FastifyInstance, kit: PageKit): Promise<void> {
-  const { render, services } = kit
+/** A row of a top list as the page shows it: a label, a link when it names something, and its figures. */
+type TopRow = RowFigures & { label: string; href?: string }
 
-  app.get<{ Params: { id: string }; Querystring: Record<string, string> }>(
-    '/paylinks/:id',
-    async (request, reply) => {
-      const link = await request.admin.get<PaylinkJson>(`/paylinks/${encodeURIComponent(request.params.id)}`)
-      const period = choosePeriod(request.query, services.clock.now())
-      const q = { period_from: period.period_from, period_to: period.period_to, timezone: period.tz }
-      const base = `/paylinks/${link.id}/dashboard`
-      const utm = Object.fromEntries(UTM_FIELDS.map((f) => [f, request.query[f]?.trim() ?? '']))
-      const [project, products, summary, byDate, countries, referrers, utms, url] = await Promise.all([
-        request.admin.get<ProjectJson>(`/projects/${link.project_id}`),
-        request.admin.get<List<'products', ProductJson>>('/products', {
-          project_id: link.project_id,
-          include_archived: true,
-          limit: 100,
-        }),
-        request.admin.get<Figures>(`${base}/summary`, q),
-        request.admin.get<Grouped<{ date: string; unique_visitors: number }>>(`${base}/date`, q),
-        request.admin.get<Grouped<{ country: string | null }>>(`${base}/country`, q),
-        request.admin.get<Grouped<{ referrer: string | null }>>(`${base}/referrer`, q),
-        request.admin.get<
-          Grouped<{ utm_source: string | null; utm_medium: string | null; utm_campaign: string | null }>
-        >(`${base}/utm`, q),
-        taggedUrl(request, link.id, utm),
-      ])
-      const names = new Map(products.products.map((p) => [p.id, p]))
-      const currencies = [...new Set(byDate.top.flatMap((d) => d.revenue.map((r) => r.currency)))].sort()
-      const daily = {
-        labels: byDate.top.map((d) => d.date),
-        visits: byDate.top.map((d) => d.visits),
-        visitors: byDate.top.map((d) => d.unique_visitors),
-        paid: byDate.top.map((d) => d.paid_orders),
-        revenue: currencies.map((currency) => ({
-          currency,
-          values: byDate.top.map((d) => {
-            const money = d.revenue.find((r) => r.currency === currency)
-            return money ? major(money) : 0
-          }),
-        })),
-      }
-      const bars = (rows: (RowFigures & { label: string })[]) => ({
-        labels: rows.map((r) => r.label),
-        visits: rows.map((r) => r.visits),
-        paid: rows.map((r) => r.paid_orders),
-      })
-      const top = {
-        countries: countries.top.map((r) => ({ ...r, label: r.country ?? 'Unknown' })),
-        referrers: referrers.top.map((r) => ({ ...r, label: r.referrer ?? 'Direct' })),
-        utms: utms.top.map((r) => ({
-          ...r,
-          label: [r.utm_source, r.utm_medium, r.utm_campaign].map((v) => v ?? '–').join(' / '),
-        })),
-      }
-      const utmQuery = new URLSearchParams(Object.entries(utm).filter(([, v]) => v)).toString()
-      return render(request, reply, 'paylink', {
-        title: link.name ?? `Paylink ${link.id.slice(0, 8)}`,
-        nav: 'projects',
-        link,
-        project,
-        products: link.products.map((id) => names.get(id) ?? { id, name: id, prices: [] }),
-        period,
-        presets: PRESET_DAYS,
-        summary,
-        days: byDate.top,
-        top,
-        charts: {
-          daily,
-          countries: bars(top.countries),
-          referrers: bars(top.referrers),
-          utms: bars(top.utms),
-        },
-        utm,
-        share: typeof url === 'string' ? { url } : { error: url.message },
-        qr: `/dashboard/paylinks/${link.id}/qr`,
-        qrQuery: utmQuery ? `?${utmQuery}` : '',
-        qrDownload: utmQuery ? `?${utmQuery}&download=1` : '?download=1',
-      })
+const bars = (rows: TopRow[]) => ({
+  labels: rows.map((r) => r.label),
+  visits: rows.map((r) => r.visits),
+  paid: rows.map((r) => r.paid_orders),
+})
+
+/**
+ * How a paylink or a whole project sold over the period: its summary, every day's figures, the top
+ * countries, referrers and UTM triples (and, for a project, its top paylinks), and the same figures
+ * shaped for the charts. `base` is the scope's dashboard path in the admin API.
+ */
+export async function readStats(
+  admin: AdminClient,
+  base: string,
+  period: PeriodChoice,
+  withPaylinks = false,
+) {
+  const q = { period_from: period.period_from, period_to: period.period_to, timezone: period.tz }
+  const [summary, byDate, countries, referrers, utms, paylinks] = await Promise.all([
+    admin.get<Figures>(`${base}/summary`, q),
+    admin.get<Grouped<{ date: string; unique_visitors: number }>>(`${base}/date`, q),
+    admin.get<Grouped<{ country: string | null }>>(`${base}/country`, q),
+    admin.get<Grouped<{ referrer: string | null }>>(`${base}/referrer`, q),
+    admin.get<Grouped<{ utm_source: string | null; utm_medium: string | null; utm_campaign: string | null }>>(
+      `${base}/utm`,
+      q,
+    ),
+    withPaylinks
+      ? admin.get<Grouped<{ paylink_id: string; name: string | null; deleted: boolean }>>(
+          `${base}/paylink`,
+          q,
+        )
+      : undefined,
+  ])
+  const currencies = [...new Set(byDate.top.flatMap((d) => d.revenue.map((r) => r.currency)))].sort()
+  const daily = {
+    labels: byDate.top.map((d) => d.date),
+    visits: byDate.top.map((d) => d.visits),
+    visitors: byDate.top.map((d) => d.unique_visitors),
+    paid: byDate.top.map((d) => d.paid_orders),
+    revenue: currencies.map((currency) => ({
+      currency,
+      values: byDate.top.map((d) => {
+        const money = d.revenue.find((r) => r.currency === currency)
+        return money ? major(money) : 0
+      }),
+    })),
+  }
+  const top: Record<string, TopRow[]> = {
+    ...(paylinks
+      ? {
+          paylinks: paylinks.top.map((r) => ({
+            ...r,
+            label: `${r.name ?? `Paylink ${r.paylink_id.slice(0, 8)}`}${r.deleted ? ' (deleted)' : ''}`,
+            ...(r.deleted ? {} : { href: `/dashboard/paylinks/${r.paylink_id}` }),
+          })),
+        }
+      : {}),
+    countries: countries.top.map((r) => ({ ...r, label: r.country ?? 'Unknown' })),
+    referrers: referrers.top.map((r) => ({ ...r, label: r.referrer ?? 'Direct' })),
+    utms: utms.top.map((r) => ({
+      ...r,
+      label: [r.utm_source, r.utm_medium, r.utm_campaign].map((v) => v ?? '–').join(' / '),
+    })),
+  }
+  return {
+    period,
+    presets: PRESET_DAYS,
+    lists: TOP_LISTS,
+    summary,
+    days: byDate.top,
+    top,
+    charts: {
+      daily,
+      ...Object.fromEntries(Object.entries(top).map(([key, rows]) => [key, bars(rows)])),
     },
-  )
+  }
 }
+
+/** The headings of the top lists, in the order the page shows them. */
+export const TOP_LISTS = [
+  ['paylinks', 'Top paylinks', 'Paylink'],
+  ['countries', 'Top countries', 'Country'],
+  ['referrers', 'Top referrers', 'Referrer'],
+  ['utms', 'Top UTM tags', 'Source / medium / campaign'],
+] as const

@@ -7,11 +7,14 @@ export const CHART_SCRIPT = '/dashboard/assets/chart.umd.min.js'
 export const NOTICES = {
   project_created: 'Project created.',
   project_updated: 'Project saved.',
+  project_deleted: 'Project deleted: its paylinks no longer open and its products are archived.',
   product_created: 'Product created.',
   product_updated: 'Product saved.',
   product_archived: 'Product archived: it can no longer be added to paylinks.',
   product_restored: 'Product restored.',
   product_deleted: 'Product deleted.',
+  product_archived_in_use:
+    'Product archived instead of deleted: paylinks or orders refer to it, and their history stays whole.',
   paylink_created: 'Paylink created. Share its URL below.',
   paylink_deleted: 'Paylink deleted: its URL no longer opens.',
   portal_deleted: 'Portal deleted: its keys no longer work.',
@@ -28,12 +31,18 @@ export const fmt = {
   money(amount: number, currency: string): string {
     return formatMoney(amount, currency, 'en')
   },
-  /** An ISO timestamp as `2026-11-21 14:03 UTC`. */
+  /**
+   * An instant as `<time datetime="…">2026-11-21 14:03 UTC</time>` (markup: templates print it with
+   * `<%~`); the browser script shows it in the reader's own time zone. The text is rebuilt from a parsed
+   * Date, so nothing of the input reaches the page unescaped.
+   */
   time(iso: string | null | undefined): string {
-    if (!iso) return '—'
-    return `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`
+    const ms = iso ? Date.parse(iso) : Number.NaN
+    if (Number.isNaN(ms)) return '—'
+    const utc = new Date(ms).toISOString()
+    return `<time datetime="${utc}">${utc.slice(0, 10)} ${utc.slice(11, 16)} UTC</time>`
   },
-  /** A `{seconds, nanos}` timestamp of the paylinks API. */
+  /** A `{seconds, nanos}` timestamp of the paylinks API, as `time` prints it. */
   seconds(ts: { seconds: number } | null | undefined): string {
     return ts ? fmt.time(new Date(ts.seconds * 1000).toISOString()) : '—'
   },
