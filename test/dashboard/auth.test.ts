@@ -235,3 +235,111 @@ describe('sessions', () => {
     }
   })
 })
+
+describe('your account', () => {
+  const NEW_PASSWORD = 'a brand new passphrase'
+  const openSessions = async (email: string) =>
+    ctx.services.database.db
+      .selectFrom('user_sessions as s')
+      .innerJoin('users as u', 'u.id', 's.user_id')
+      .select(['s.id', 's.revoked_at'])
+      .where('u.email', '=', email)
+      .where('s.revoked_at', 'is', null)
+      .execute()
+
+  it('changes the password after checking the current one, and signs out the other browsers', async () => {
+    await ctx.services.users.create({
+      merchantId: merchant.id,
+      email: 'grace@example.com',
+      password: PASSWORD,
+    })
+    const laptop = client()
+    const phone = client()
+    await laptop.signIn('grace@example.com', PASSWORD)
+    await phone.signIn('grace@example.com', PASSWORD)
+    const page = await laptop.get('/dashboard/account')
+    expect(page.statusCode).toBe(200)
+    expect(page.body).toContain('this browser')
+    expect(page.body).toContain('192.0.2.') // both addresses are listed
+    expect((page.body.match(/name="session" value="[0-9a-f]{64}"/g) ?? []).length).toBe(1)
+
+    const cases: [Record<string, string>, string][] = [
+      [
+        { current_password: 'not it at all', password: NEW_PASSWORD, repeat_password: NEW_PASSWORD },
+        'current_password: is not your current password',
+      ],
+      [
+        { current_password: PASSWORD, password: 'short', repeat_password: 'short' },
+        'password: must be at least 10 characters',
+      ],
+      [
+        { current_password: PASSWORD, password: NEW_PASSWORD, repeat_password: `${NEW_PASSWORD}!` },
+        'repeat_password: must repeat the new password',
+      ],
+      [
+        { current_password: PASSWORD, password: PASSWORD, repeat_password: PASSWORD },
+        'password: must differ from the current password',
+      ],
+    ]
+    for (const [form, message] of cases) {
+      const response = await laptop.post('/dashboard/account/password', form)
+      expect(response.statusCode, message).toBe(400)
+      expect(alertOf(response.body)).toBe(message)
+      expect(response.body).toContain('aria-invalid="true"')
+      // What was typed in password fields is never sent back.
+      expect(response.body).not.toContain(`value="${form.password}"`)
+    }
+    // Nothing changed: both browsers are still in, and the old password still works.
+    expect(await openSessions('grace@example.com')).toHaveLength(2)
+    expect((await phone.get('/dashboard/projects')).statusCode).toBe(200)
+
+    const changed = await laptop.post('/dashboard/account/password', {
+      current_password: PASSWORD,
+      password: NEW_PASSWORD,
+      repeat_password: NEW_PASSWORD,
+    })
+    expect(changed.statusCode).toBe(303)
+    expect(changed.headers.location).toBe('/dashboard/account?notice=password_changed')
+    expect((await laptop.get('/dashboard/account')).statusCode).toBe(200)
+    expect((await phone.get('/dashboard/projects')).statusCode).toBe(303)
+    expect(await openSessions('grace@example.com')).toHaveLength(1)
+    expect((await client().signIn('grace@example.com', PASSWORD)).statusCode).toBe(401)
+    expect((await client().signIn('grace@example.com', NEW_PASSWORD)).statusCode).toBe(303)
+  })
+
+  it('signs out one other browser or all of them, but never another user’s', async () => {
+    await ctx.services.users.create({
+      merchantId: merchant.id,
+      email: 'linus@example.com',
+      password: PASSWORD,
+    })
+    await ctx.services.users.create({ merchantId: merchant.id, email: 'ken@example.com', password: PASSWORD })
+    const [desk, tablet, train] = [client(), client(), client()]
+    for (const browser of [desk, tablet, train]) await browser.signIn('linus@example.com', PASSWORD)
+    const ken = client()
+    await ken.signIn('ken@example.com', PASSWORD)
+    const kens = (await openSessions('ken@example.com'))[0]?.id as string
+    const tabletSession = hashKey(tablet.cookies.get('__Host-paylinks_session') as string)
+
+    await desk.get('/dashboard/account')
+    // Ken's session is not Linus's to end: not found, and Ken stays signed in.
+    expect((await desk.post('/dashboard/account/sessions/revoke', { session: kens })).statusCode).toBe(404)
+    expect((await desk.post('/dashboard/account/sessions/revoke', { session: 'nope' })).statusCode).toBe(404)
+    expect((await ken.get('/dashboard/projects')).statusCode).toBe(200)
+
+    const one = await desk.post('/dashboard/account/sessions/revoke', { session: tabletSession })
+    expect(one.statusCode).toBe(303)
+    expect(one.headers.location).toBe('/dashboard/account?notice=sessions_revoked')
+    expect((await tablet.get('/dashboard/projects')).statusCode).toBe(303)
+    expect((await train.get('/dashboard/projects')).statusCode).toBe(200)
+
+    await desk.get('/dashboard/account')
+    expect((await desk.post('/dashboard/account/sessions/revoke', { session: 'others' })).statusCode).toBe(
+      303,
+    )
+    expect((await train.get('/dashboard/projects')).statusCode).toBe(303)
+    expect((await desk.get('/dashboard/projects')).statusCode).toBe(200)
+    expect(await openSessions('linus@example.com')).toHaveLength(1)
+    expect((await ken.get('/dashboard/projects')).statusCode).toBe(200)
+  })
+})

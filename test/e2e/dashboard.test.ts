@@ -311,7 +311,12 @@ describe('the merchant dashboard in a browser', () => {
     await phone.close()
   })
 
-  it('signs out, and the session no longer opens pages', async () => {
+  it('shows the account page with this browser’s session, then signs out and the session no longer opens pages', async () => {
+    await page.getByRole('link', { name: EMAIL }).click()
+    expect(await page.locator('h1').textContent()).toBe('Your account')
+    expect(await page.getByTestId('sessions').textContent()).toContain('this browser')
+    expect(await page.getByLabel('Current password').getAttribute('autocomplete')).toBe('current-password')
+    await screenshot(page, 'dashboard-account')
     await page.getByRole('button', { name: 'Sign out' }).click()
     await page.waitForURL(/\/dashboard\/login$/)
     await page.goto(`${live.baseUrl}/dashboard/orders`)

@@ -80,6 +80,36 @@ describe('fmt.time', () => {
   })
 })
 
+describe('fmt.browser', () => {
+  it('names the browser and system of common user agents, and says so when it cannot', () => {
+    const cases: [string | null, string][] = [
+      [
+        'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0.0.0 Safari/537.36',
+        'Chrome on Linux',
+      ],
+      [
+        'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0',
+        'Edge on Windows',
+      ],
+      [
+        'Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1',
+        'Safari on iOS',
+      ],
+      [
+        'Mozilla/5.0 (Macintosh; Intel Mac OS X 14.7; rv:133.0) Gecko/20100101 Firefox/133.0',
+        'Firefox on macOS',
+      ],
+      [
+        'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36',
+        'Chrome on Android',
+      ],
+      ['lightMyRequest', 'Other browser'],
+      [null, 'Unknown browser'],
+    ]
+    for (const [agent, label] of cases) expect(fmt.browser(agent), String(agent)).toBe(label)
+  })
+})
+
 describe('safeNext', () => {
   it('keeps dashboard paths and drops anything else', () => {
     expect(safeNext('/dashboard/orders?status=paid')).toBe('/dashboard/orders?status=paid')

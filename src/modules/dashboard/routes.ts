@@ -15,6 +15,7 @@ import { installationSecret } from '../../lib/secrets.js'
 import type { Services } from '../../services.js'
 import type { InternalCredential } from '../merchants/auth.js'
 import { normalizeEmail, SESSION_MAX_AGE_MS, type User } from '../users/service.js'
+import { accountPages } from './account.js'
 import { AdminClient, ApiFailure, NotFoundError } from './api.js'
 import { catalogPages } from './catalog.js'
 import { operationsPages } from './operations.js'
@@ -49,6 +50,8 @@ export interface PageKit {
   ): FastifyReply
   /** Redirects after a form (303), with a notice shown by the next page. */
   done(reply: FastifyReply, path: string, notice?: Notice): FastifyReply
+  /** The session token of the request's cookie. */
+  sessionToken(request: FastifyRequest): string | undefined
 }
 
 export const dashboardPages: FastifyPluginAsync<{
@@ -117,6 +120,7 @@ export const dashboardPages: FastifyPluginAsync<{
         303,
       )
     },
+    sessionToken: (request) => request.cookies[SESSION_COOKIE],
   }
 
   const message = (
@@ -254,6 +258,7 @@ export const dashboardPages: FastifyPluginAsync<{
   await catalogPages(app, kit)
   await paylinkPages(app, kit)
   await operationsPages(app, kit)
+  await accountPages(app, kit)
 }
 
 /** Where to go after signing in: a dashboard path on this site, never another origin. */

@@ -22,6 +22,8 @@ export const NOTICES = {
   webhook_updated: 'Webhook endpoint saved.',
   webhook_deleted: 'Webhook endpoint deleted.',
   delivery_resent: 'Delivery queued to be sent again now.',
+  password_changed: 'Password changed. Every other browser signed in as you has been signed out.',
+  sessions_revoked: 'Signed out.',
   api_key_revoked: 'API key revoked: requests with it now get 401.',
 } as const
 export type Notice = keyof typeof NOTICES
@@ -54,5 +56,31 @@ export const fmt = {
   },
   revenue(list: { currency: string; amount: number }[]): string {
     return list.length ? list.map((r) => fmt.money(r.amount, r.currency)).join(' · ') : '—'
+  },
+  /**
+   * A coarse label of a user agent, such as "Chrome on Linux", for a list of signed-in browsers; the page
+   * keeps the full string as the tooltip. Order matters: Edge and Opera also say Chrome, Chrome says Safari.
+   */
+  browser(userAgent: string | null | undefined): string {
+    if (!userAgent) return 'Unknown browser'
+    const pick = (table: [RegExp, string][]) => table.find(([re]) => re.test(userAgent))?.[1]
+    const name = pick([
+      [/Edg(?:e|A|iOS)?\//, 'Edge'],
+      [/OPR\/|Opera/, 'Opera'],
+      [/Firefox\/|FxiOS\//, 'Firefox'],
+      [/Chrome\/|CriOS\/|Chromium\//, 'Chrome'],
+      [/Safari\//, 'Safari'],
+      [/^curl\//, 'curl'],
+    ])
+    const system = pick([
+      [/Android/, 'Android'],
+      [/iPhone|iPad|iPod/, 'iOS'],
+      [/Windows/, 'Windows'],
+      [/Mac OS X|Macintosh/, 'macOS'],
+      [/CrOS/, 'ChromeOS'],
+      [/Linux/, 'Linux'],
+    ])
+    if (!name) return 'Other browser'
+    return system ? `${name} on ${system}` : name
   },
 }

@@ -21,6 +21,16 @@ const TOKEN = /^[0-9a-f]{64}$/
 const USER_COLUMNS = ['id', 'merchant_id', 'email', 'name'] as const
 export type User = Pick<UserRow, (typeof USER_COLUMNS)[number]>
 
+/** An open session as its user sees it; `id` is the SHA-256 of the token, which opens nothing by itself. */
+export interface SessionInfo {
+  id: string
+  created_at: Date
+  last_seen_at: Date
+  expires_at: Date
+  ip: string | null
+  user_agent: string | null
+}
+
 export interface SessionMeta {
   ip?: string | undefined
   userAgent?: string | undefined
@@ -172,6 +182,79 @@ export class UserService {
         .execute()
       return user
     })
+  }
+
+  /**
+   * Changes a signed-in user's password after checking the current one, and ends the user's other
+   * sessions (the one in `keepToken` stays open). Nothing changes when any rule fails.
+   */
+  async changePassword(
+    userId: string,
+    input: { current: string; password: string; repeat: string },
+    keepToken: string | undefined,
+  ): Promise<void> {
+    const row = await this.db
+      .selectFrom('users')
+      .select('password_hash')
+      .where('id', '=', userId)
+      .executeTakeFirstOrThrow()
+    if (!(await verifyPassword(input.current, row.password_hash))) {
+      throw invalid('current_password', 'match', 'is not your current password')
+    }
+    const problem = passwordProblem(input.password)
+    if (problem) throw invalid('password', 'length', problem)
+    if (input.password !== input.repeat)
+      throw invalid('repeat_password', 'match', 'must repeat the new password')
+    if (input.password === input.current) {
+      throw invalid('password', 'different', 'must differ from the current password')
+    }
+    const hash = await hashPassword(input.password)
+    const keep = keepToken && TOKEN.test(keepToken) ? hashKey(keepToken) : ''
+    await this.db.transaction().execute(async (tx) => {
+      await tx.updateTable('users').set({ password_hash: hash }).where('id', '=', userId).execute()
+      await tx
+        .updateTable('user_sessions')
+        .set({ revoked_at: this.clock.now() })
+        .where('user_id', '=', userId)
+        .where('id', '<>', keep)
+        .where('revoked_at', 'is', null)
+        .execute()
+    })
+  }
+
+  /** The user's open sessions, the most recently used first. */
+  async sessions(userId: string): Promise<SessionInfo[]> {
+    const now = this.clock.now()
+    return this.db
+      .selectFrom('user_sessions')
+      .select(['id', 'created_at', 'last_seen_at', 'expires_at', 'ip', 'user_agent'])
+      .where('user_id', '=', userId)
+      .where('revoked_at', 'is', null)
+      .where('expires_at', '>', now)
+      .where('last_seen_at', '>', new Date(now.getTime() - SESSION_IDLE_MS))
+      .orderBy('last_seen_at', 'desc')
+      .orderBy('id')
+      .execute()
+  }
+
+  /**
+   * Ends one of the user's own sessions (`id` as `sessions` lists it), or with `id` 'others' every one
+   * but the session of `keepToken`. Returns how many ended; another user's session is never touched.
+   */
+  async revokeSessions(userId: string, id: string, keepToken: string | undefined): Promise<number> {
+    let query = this.db
+      .updateTable('user_sessions')
+      .set({ revoked_at: this.clock.now() })
+      .where('user_id', '=', userId)
+      .where('revoked_at', 'is', null)
+    if (id === 'others') {
+      query = query.where('id', '<>', keepToken && TOKEN.test(keepToken) ? hashKey(keepToken) : '')
+    } else {
+      if (!TOKEN.test(id)) return 0
+      query = query.where('id', '=', id)
+    }
+    const result = await query.executeTakeFirst()
+    return Number(result.numUpdatedRows)
   }
 
   /** Deletes sessions that ended more than a day ago. */
