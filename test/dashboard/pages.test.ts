@@ -393,6 +393,40 @@ describe('a project’s page', () => {
   })
 })
 
+describe('long lists', () => {
+  it('pages a project’s paylinks 25 at a time, keeping the period, and offers every product in the picker', async () => {
+    const project = await createProject(ctx.app, owner, { name: 'Many' })
+    const products: string[] = []
+    for (let i = 0; i < 105; i++) {
+      products.push((await createProduct(ctx.app, owner, project.id, { name: `Item ${i}` })).id)
+    }
+    for (let i = 0; i < 27; i++) {
+      await createPaylink(ctx.app, owner, project.id, [products[i] as string], { name: `Link ${i}` })
+      ctx.clock.advance(1000) // one creation time each, so newest first is one order
+    }
+    const rows = (body: string) =>
+      [...body.matchAll(/<a href="\/dashboard\/paylinks\/[0-9a-f]{32}">(Link \d+)<\/a>/g)].map((m) => m[1])
+
+    const first = await me.get(`/dashboard/projects/${project.id}?days=7&tz=Asia/Tokyo`)
+    expect(first.body).toContain('Paylinks <span class="muted">(27)</span>')
+    expect(rows(first.body)).toHaveLength(25)
+    expect(first.body).toContain('1–25 of 27')
+    const older = /href="([^"]*offset=25[^"]*)">Older</.exec(first.body)?.[1]?.replaceAll('&amp;', '&')
+    expect(older).toBe(`/dashboard/projects/${project.id}?offset=25&days=7&tz=Asia%2FTokyo`)
+    const second = await me.get(older as string)
+    // Newest first: the two oldest links are on the second page, and the period is the one chosen.
+    expect(rows(second.body)).toEqual(['Link 1', 'Link 0'])
+    expect(second.body).toContain('(Asia/Tokyo).')
+    expect(second.body).toContain('>Newer<')
+
+    // All 105 products, over two pages of the API, are named in the product table and offered in the picker.
+    expect(first.body).toContain('Products <span class="muted">(105)</span>')
+    const picker = await me.get(`/dashboard/projects/${project.id}/paylinks/new`)
+    expect((picker.body.match(/name="products" value="[0-9a-f]{24}"/g) ?? []).length).toBe(105)
+    expect(picker.body).toContain(`value="${products[104]}"`)
+  })
+})
+
 describe('a paylink’s page', () => {
   it('shows the URL with UTM tags, a QR code of it, and the figures of paid orders', async () => {
     const project = await createProject(ctx.app, owner, { name: 'Stats', default_currency: 'EUR' })

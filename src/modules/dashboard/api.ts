@@ -126,6 +126,31 @@ export const projectIfAny = (admin: AdminClient, id: string) =>
     throw error
   })
 
-/** The merchant's projects, for lists and selects (the API's largest page). */
+/** The API's largest page. */
+const API_PAGE = 100
+/** What `allOf` reads at most: a select or a lookup table of more would not serve anyone. */
+export const ALL_OF_MAX = 5000
+
+/**
+ * Every item of a list the API pages (up to ALL_OF_MAX), read a page at a time, for selects, pickers and
+ * name lookups; a table that people page through asks for one page instead.
+ */
+export async function allOf<K extends string, T>(
+  admin: AdminClient,
+  path: string,
+  key: K,
+  query: Query = {},
+): Promise<List<K, T>> {
+  const items: T[] = []
+  for (let offset = 0; ; offset += API_PAGE) {
+    const page = await admin.get<List<K, T>>(path, { ...query, offset, limit: API_PAGE })
+    items.push(...page[key])
+    if (page[key].length < API_PAGE || items.length >= page.total || items.length >= ALL_OF_MAX) {
+      return { total: page.total, offset: 0, limit: items.length, [key]: items } as List<K, T>
+    }
+  }
+}
+
+/** The merchant's projects, for lists and selects. */
 export const listProjects = (admin: AdminClient) =>
-  admin.get<List<'projects', ProjectJson>>('/projects', { limit: 100 })
+  allOf<'projects', ProjectJson>(admin, '/projects', 'projects')

@@ -2,6 +2,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { currencyExponent, fromDecimalString, isCurrency, toDecimalString } from '../../lib/money.js'
 import {
+  allOf,
   type List,
   listProjects,
   type PaylinkJson,
@@ -9,7 +10,7 @@ import {
   type ProjectJson,
   projectOf,
 } from './api.js'
-import { type Form, failed, many, one } from './form.js'
+import { type Form, failed, many, offsetOf, one, PAGE_SIZE, pager } from './form.js'
 import type { PageKit } from './routes.js'
 import { choosePeriod, readStats } from './stats.js'
 
@@ -113,13 +114,16 @@ export async function catalogPages(app: FastifyInstance, kit: PageKit): Promise<
     async (request, reply) => {
       const project = await projectOf(request.admin, request.params.id)
       const period = choosePeriod(request.query, services.clock.now())
+      const linksOffset = offsetOf(request.query.offset)
       const [products, paylinks, stats] = await Promise.all([
-        request.admin.get<List<'products', ProductJson>>('/products', {
+        allOf<'products', ProductJson>(request.admin, '/products', 'products', {
           project_id: project.id,
           include_archived: true,
-          limit: 100,
         }),
-        request.admin.get<List<'paylinks', PaylinkJson>>(`/paylinks/project/${project.id}`, { limit: 100 }),
+        request.admin.get<List<'paylinks', PaylinkJson>>(`/paylinks/project/${project.id}`, {
+          offset: linksOffset,
+          limit: PAGE_SIZE,
+        }),
         readStats(request.admin, `/projects/${project.id}/dashboard`, period, true),
       ])
       const names = new Map(products.products.map((p) => [p.id, p.name]))
@@ -132,7 +136,11 @@ export async function catalogPages(app: FastifyInstance, kit: PageKit): Promise<
           ...l,
           productNames: l.products.map((p) => names.get(p) ?? p),
         })),
-        paylinkTotal: paylinks.total,
+        paylinkPage: pager(paylinks.total, linksOffset),
+        // Paging keeps the chosen period.
+        pageQuery: new URLSearchParams(
+          Object.entries(request.query).filter(([k, v]) => k !== 'offset' && k !== 'notice' && v),
+        ).toString(),
         stats: { ...stats, action: `/dashboard/projects/${project.id}` },
       })
     },

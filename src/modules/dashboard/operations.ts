@@ -2,11 +2,18 @@
 // with their delivery log, and the merchant's API keys.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { EVENT_TYPES } from '../webhooks/events.js'
-import { ApiFailure, type List, listProjects, type PaylinkJson, projectIfAny } from './api.js'
-import { type Form, failed, many, one } from './form.js'
+import {
+  ApiFailure,
+  allOf,
+  type List,
+  listProjects,
+  NotFoundError,
+  type PaylinkJson,
+  projectIfAny,
+} from './api.js'
+import { type Form, failed, many, offsetOf, one, PAGE_SIZE, pager } from './form.js'
 import type { PageKit } from './routes.js'
 
-const PAGE_SIZE = 25
 const ORDER_STATUSES = ['created', 'paid', 'expired'] as const
 
 interface PortalJson {
@@ -19,22 +26,6 @@ interface WebhookJson {
   url: string
   events: string[]
   enabled: boolean
-}
-
-/** Pagination links of a list: the offsets of the previous and next pages, when there are any. */
-export function pager(total: number, offset: number, limit = PAGE_SIZE) {
-  return {
-    total,
-    from: total ? offset + 1 : 0,
-    to: Math.min(offset + limit, total),
-    prev: offset > 0 ? Math.max(0, offset - limit) : undefined,
-    next: offset + limit < total ? offset + limit : undefined,
-  }
-}
-
-const offsetOf = (value: string | undefined) => {
-  const n = Number(value)
-  return Number.isInteger(n) && n >= 0 && n <= 1_000_000 ? n : 0
 }
 
 export async function operationsPages(app: FastifyInstance, kit: PageKit): Promise<void> {
@@ -57,15 +48,18 @@ export async function operationsPages(app: FastifyInstance, kit: PageKit): Promi
       }),
     ])
     const paylinks = filters.project_id
-      ? await request.admin
-          .call<List<'paylinks', PaylinkJson>>(
-            'GET',
-            `/paylinks/project/${encodeURIComponent(filters.project_id)}`,
-            {
-              query: { limit: 100 },
-            },
-          )
-          .then((r) => (r.ok ? r.body.paylinks : []))
+      ? await allOf<'paylinks', PaylinkJson>(
+          request.admin,
+          `/paylinks/project/${encodeURIComponent(filters.project_id)}`,
+          'paylinks',
+        ).then(
+          (list) => list.paylinks,
+          // A project that is not (or no longer) there filters to nothing rather than failing the page.
+          (error: unknown) => {
+            if (error instanceof NotFoundError) return []
+            throw error
+          },
+        )
       : []
     const filterQuery = new URLSearchParams(
       Object.entries(filters).filter((e): e is [string, string] => Boolean(e[1])),
@@ -108,7 +102,7 @@ export async function operationsPages(app: FastifyInstance, kit: PageKit): Promi
   ) => {
     const [projects, portals] = await Promise.all([
       listProjects(request.admin),
-      request.admin.get<List<'portals', PortalJson>>('/portals', { limit: 100 }),
+      allOf<'portals', PortalJson>(request.admin, '/portals', 'portals'),
     ])
     const names = new Map(projects.projects.map((p) => [p.id, p.name]))
     return render(
@@ -210,7 +204,7 @@ export async function operationsPages(app: FastifyInstance, kit: PageKit): Promi
     } = {},
     status = 200,
   ) => {
-    const list = await request.admin.get<List<'webhooks', WebhookJson>>('/webhooks', { limit: 100 })
+    const list = await allOf<'webhooks', WebhookJson>(request.admin, '/webhooks', 'webhooks')
     return render(
       request,
       reply,

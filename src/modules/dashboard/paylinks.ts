@@ -6,8 +6,8 @@ import { MAX_PRODUCTS } from '../paylinks/schemas.js'
 import {
   type ApiError,
   ApiFailure,
+  allOf,
   fieldErrors,
-  type List,
   NotFoundError,
   type PaylinkJson,
   type ProductJson,
@@ -30,9 +30,8 @@ export async function paylinkPages(app: FastifyInstance, kit: PageKit): Promise<
     state: { values?: Form; errors?: Record<string, string>; alert?: string },
     status = 200,
   ) => {
-    const products = await request.admin.get<List<'products', ProductJson>>('/products', {
+    const products = await allOf<'products', ProductJson>(request.admin, '/products', 'products', {
       project_id: project.id,
-      limit: 100,
     })
     const chosen = new Set(many(state.values, 'products'))
     return render(
@@ -94,10 +93,9 @@ export async function paylinkPages(app: FastifyInstance, kit: PageKit): Promise<
       const utm = Object.fromEntries(UTM_FIELDS.map((f) => [f, request.query[f]?.trim() ?? '']))
       const [project, products, stats, url] = await Promise.all([
         projectOf(request.admin, link.project_id),
-        request.admin.get<List<'products', ProductJson>>('/products', {
+        allOf<'products', ProductJson>(request.admin, '/products', 'products', {
           project_id: link.project_id,
           include_archived: true,
-          limit: 100,
         }),
         readStats(request.admin, `/paylinks/${link.id}/dashboard`, period),
         taggedUrl(request, link.id, utm),
