@@ -1,6 +1,7 @@
-// The signed-in dashboard under load: the paylink page (its figures come from nine in-process admin
-// API calls over the link's rollups) and the projects list, after the public-path load has filled
-// the database. Absolute figures: no baseline serves these pages.
+// The signed-in dashboard under load: the paylink page (its figures come from in-process admin API calls
+// over the link's rollups), its project's page (the same figures for the project and its top paylinks)
+// and the projects list, after the public-path load has filled the database. Absolute figures: no
+// baseline serves these pages.
 import autocannon from 'autocannon'
 
 const CONNECTIONS = 4
@@ -24,9 +25,13 @@ async function signIn(baseUrl, output) {
 
 export async function benchDashboard(baseUrl, output, paylinkId) {
   const cookie = await signIn(baseUrl, output)
+  const linkPage = await fetch(`${baseUrl}/dashboard/paylinks/${paylinkId}`, { headers: { cookie } })
+  const projectPath = /href="(\/dashboard\/projects\/[0-9a-f]{24})"/.exec(await linkPage.text())?.[1]
+  if (!projectPath) throw new Error('the paylink page does not link its project')
   const pages = []
   for (const [name, path] of [
     ['paylink page (30 days)', `/dashboard/paylinks/${paylinkId}`],
+    ['project page (30 days)', projectPath],
     ['projects list', '/dashboard/projects'],
   ]) {
     const result = await autocannon({
