@@ -252,39 +252,45 @@ export async function catalogPages(app: FastifyInstance, kit: PageKit): Promise<
     return productForm(request, reply, project, {})
   })
 
-  app.post<{ Params: { id: string }; Body: Form }>('/projects/:id/products', async (request, reply) => {
-    const project = await projectOf(request.admin, request.params.id)
+  /**
+   * Creates the product (no `product`) or saves it from the form: prices a person got wrong are named
+   * before the API is called, and the API's refusal is shown beside its field.
+   */
+  const submitProduct = async (
+    request: FastifyRequest<{ Body: Form }>,
+    reply: FastifyReply,
+    project: ProjectJson,
+    product?: ProductJson,
+  ) => {
     const body = request.body
     const { prices, errors } = readPrices(body)
-    if (Object.keys(errors).length) {
-      return productForm(
-        request,
-        reply,
-        project,
-        { values: formValues(body), errors, alert: errors.prices },
-        400,
-      )
-    }
-    const result = await request.admin.call<ProductJson>('POST', '/products', {
-      body: {
-        project_id: project.id,
-        name: one(body, 'name'),
-        ...(one(body, 'description') ? { description: one(body, 'description') } : {}),
-        ...(one(body, 'sku') ? { sku: one(body, 'sku') } : {}),
-        prices,
-      },
-    })
-    if (!result.ok) {
-      return productForm(
-        request,
-        reply,
-        project,
-        { values: formValues(body), ...failed(result.error) },
-        result.status,
-      )
-    }
-    return done(reply, `/projects/${project.id}`, 'product_created')
-  })
+    const refused = (state: { errors: Record<string, string>; alert?: string | undefined }, status: number) =>
+      productForm(request, reply, project, { product, values: formValues(body), ...state }, status)
+    if (Object.keys(errors).length) return refused({ errors, alert: errors.prices }, 400)
+    const fields = { name: one(body, 'name'), description: one(body, 'description'), sku: one(body, 'sku') }
+    const result = product
+      ? await request.admin.call<ProductJson>('PATCH', `/products/${product.id}`, {
+          // Every field is sent: an emptied description or SKU is cleared.
+          body: { ...fields, description: fields.description || null, sku: fields.sku || null, prices },
+        })
+      : await request.admin.call<ProductJson>('POST', '/products', {
+          body: {
+            project_id: project.id,
+            name: fields.name,
+            ...(fields.description ? { description: fields.description } : {}),
+            ...(fields.sku ? { sku: fields.sku } : {}),
+            prices,
+          },
+        })
+    if (!result.ok) return refused(failed(result.error), result.status)
+    return product
+      ? done(reply, `/products/${product.id}`, 'product_updated')
+      : done(reply, `/projects/${project.id}`, 'product_created')
+  }
+
+  app.post<{ Params: { id: string }; Body: Form }>('/projects/:id/products', async (request, reply) =>
+    submitProduct(request, reply, await projectOf(request.admin, request.params.id)),
+  )
 
   const loadProduct = async (request: FastifyRequest, id: string) => {
     const product = await request.admin.get<ProductJson>(`/products/${encodeURIComponent(id)}`)
@@ -299,35 +305,7 @@ export async function catalogPages(app: FastifyInstance, kit: PageKit): Promise<
 
   app.post<{ Params: { id: string }; Body: Form }>('/products/:id', async (request, reply) => {
     const { product, project } = await loadProduct(request, request.params.id)
-    const body = request.body
-    const { prices, errors } = readPrices(body)
-    if (Object.keys(errors).length) {
-      return productForm(
-        request,
-        reply,
-        project,
-        { product, values: formValues(body), errors, alert: errors.prices },
-        400,
-      )
-    }
-    const result = await request.admin.call<ProductJson>('PATCH', `/products/${product.id}`, {
-      body: {
-        name: one(body, 'name'),
-        description: one(body, 'description') || null,
-        sku: one(body, 'sku') || null,
-        prices,
-      },
-    })
-    if (!result.ok) {
-      return productForm(
-        request,
-        reply,
-        project,
-        { product, values: formValues(body), ...failed(result.error) },
-        result.status,
-      )
-    }
-    return done(reply, `/products/${product.id}`, 'product_updated')
+    return submitProduct(request, reply, project, product)
   })
 
   app.post<{ Params: { id: string } }>('/products/:id/delete', async (request, reply) => {
