@@ -283,7 +283,7 @@ export interface VisitorDaysTable {
 }
 
 export type StatGrain = 'q' | 'h' | 'd'
-export type StatDim = 'all' | 'country' | 'referrer' | 'utm' | 'paylink'
+export type StatDim = 'all' | 'country' | 'referrer' | 'utm'
 
 export interface LinkStatsTable {
   owner_id: string

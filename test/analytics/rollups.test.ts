@@ -1,10 +1,6 @@
 // The dashboards answer from rollups; these tests hold them to a recount from the raw visits and
 // orders, for periods that cut quarters and days, and for time zones with odd offsets and DST.
-import fs from 'node:fs/promises'
-import path from 'node:path'
-import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { MIGRATIONS_DIR } from '../../src/lib/migrate.js'
 import { rebuildStats } from '../../src/modules/analytics/rollup.js'
 import { GOOD_CARD, openPaylink, openPaymentPage, submitPayment } from '../helpers/buyer.js'
 import { createTestContext, type TestContext } from '../helpers/context.js'
@@ -323,29 +319,6 @@ describe('dashboards equal a recount from raw visits and orders', () => {
     expect(live.stats.length).toBeGreaterThan(1000)
     await db.transaction().execute(rebuildStats)
     expect(await snapshot()).toEqual(live)
-  })
-
-  it('the migration that added the projects’ paylink rows derives the very rows counted on the way', async () => {
-    const { db } = ctx.database
-    const paylinkRows = () =>
-      db
-        .selectFrom('link_stats')
-        .selectAll()
-        .where('dim', '=', 'paylink')
-        .orderBy(['owner_id', 'grain', 'bucket', 'key', 'currency'])
-        .execute()
-    const live = await paylinkRows()
-    expect(live.length).toBeGreaterThan(100)
-    expect(new Set(live.map((r) => r.owner_id))).toEqual(new Set([projectId]))
-    // As before migrations/0008: no such rows. Then the migration's own INSERT fills them in again.
-    const script = await fs.readFile(path.join(MIGRATIONS_DIR, '0008_paylink_dim.sql'), 'utf8')
-    const backfill = /^INSERT INTO link_stats[\s\S]*?;$/m.exec(script)?.[0] as string
-    expect(backfill).toContain("WHERE s.dim = 'all'")
-    await db.transaction().execute(async (tx) => {
-      await tx.deleteFrom('link_stats').where('dim', '=', 'paylink').execute()
-      await sql.raw(backfill).execute(tx)
-    })
-    expect(await paylinkRows()).toEqual(live)
   })
 
   it('the lifetime stat reads the rollups and agrees with them', async () => {

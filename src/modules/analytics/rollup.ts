@@ -31,7 +31,7 @@ export function utmKey(a: Pick<Attribution, 'utm_source' | 'utm_medium' | 'utm_c
   return [a.utm_source ?? '', a.utm_medium ?? '', a.utm_campaign ?? ''].join(UTM_SEPARATOR)
 }
 
-/** The key of each dimension for one visit or order of a paylink. */
+/** The key of each dimension for one visit or order. */
 function dimensionKeys(a: Attribution): [StatDim, string][] {
   return [
     ['all', ''],
@@ -71,16 +71,10 @@ export class RollupBatch {
   private readonly rows = new Map<string, { id: RowId; counters: Counters }>()
 
   add(fact: Fact): void {
-    const keys = dimensionKeys(fact)
-    // A project also counts per paylink, for its top paylinks (migrations/0008_paylink_dim.sql).
-    const projectKeys: [StatDim, string][] = [...keys, ['paylink', fact.paylinkId]]
-    for (const [owner, ownerKeys] of [
-      [fact.paylinkId, keys],
-      [fact.projectId, projectKeys],
-    ] as const) {
+    for (const owner of [fact.paylinkId, fact.projectId]) {
       for (const [grain, length] of GRAINS) {
         const bucket = floorTo(fact.at.getTime(), length)
-        for (const [dim, key] of ownerKeys) {
+        for (const [dim, key] of dimensionKeys(fact)) {
           const id: RowId = { owner, grain, dim, bucket, key, currency: fact.currency }
           const mapKey = [owner, grain, dim, bucket, key, fact.currency].join('\u0000')
           let row = this.rows.get(mapKey)

@@ -151,8 +151,12 @@ export class AnalyticsService {
     } else {
       planPeriod(from, to, '', plan)
     }
-    // A project's `paylink` rows are the project's own (keyed by paylink id), like every other dimension.
-    const statsDim = dim === 'date' ? 'all' : dim
+    const statsDim = dim === 'date' || dim === 'paylink' ? 'all' : dim
+    const owner =
+      dim === 'paylink'
+        ? sql`owner_id in (select id from paylinks where project_id = ${scope.id})`
+        : sql`owner_id = ${scope.id}`
+    const statsKey = dim === 'paylink' ? sql`owner_id` : sql`key`
     const scopeColumn = sql.ref(scope.kind === 'paylink' ? 'paylink_id' : 'project_id')
     const rawKey = RAW_KEYS[dim]
     const parts: RawBuilder<unknown>[] = []
@@ -167,9 +171,9 @@ export class AnalyticsService {
                     ${column((x) => new Date(x.from).toISOString())}::timestamptz[],
                     ${column((x) => new Date(x.to).toISOString())}::timestamptz[]) as r (label, grain, lo, hi)
         cross join lateral (
-          select key, currency, visits, visitors, orders, paid_orders, revenue
+          select ${statsKey} as key, currency, visits, visitors, orders, paid_orders, revenue
           from link_stats
-          where owner_id = ${scope.id} and dim = ${statsDim} and grain = r.grain and bucket >= r.lo and bucket < r.hi
+          where ${owner} and dim = ${statsDim} and grain = r.grain and bucket >= r.lo and bucket < r.hi
           offset 0
         ) as s`)
     }
