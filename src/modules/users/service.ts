@@ -1,7 +1,7 @@
 // Dashboard users: accounts that act for one merchant, signed in with email and password, and their
 // sessions. A session is a random token in a cookie; the database keeps only its SHA-256.
 import { randomBytes } from 'node:crypto'
-import type { Db } from '../../lib/db.js'
+import type { Db, Executor } from '../../lib/db.js'
 import { AppError, invalid } from '../../lib/errors.js'
 import { isEmailAddress } from '../../lib/http.js'
 import { newObjectId } from '../../lib/ids.js'
@@ -174,12 +174,7 @@ export class UserService {
         .returning(USER_COLUMNS)
         .executeTakeFirst()
       if (!user) throw new AppError('validation_failed', `email: no user has the email ${email}`)
-      await tx
-        .updateTable('user_sessions')
-        .set({ revoked_at: this.clock.now() })
-        .where('user_id', '=', user.id)
-        .where('revoked_at', 'is', null)
-        .execute()
+      await this.endSessions(tx, user.id)
       return user
     })
   }
@@ -209,16 +204,9 @@ export class UserService {
       throw invalid('password', 'different', 'must differ from the current password')
     }
     const hash = await hashPassword(input.password)
-    const keep = keepToken && TOKEN.test(keepToken) ? hashKey(keepToken) : ''
     await this.db.transaction().execute(async (tx) => {
       await tx.updateTable('users').set({ password_hash: hash }).where('id', '=', userId).execute()
-      await tx
-        .updateTable('user_sessions')
-        .set({ revoked_at: this.clock.now() })
-        .where('user_id', '=', userId)
-        .where('id', '<>', keep)
-        .where('revoked_at', 'is', null)
-        .execute()
+      await this.endSessions(tx, userId, keepToken)
     })
   }
 
@@ -242,18 +230,28 @@ export class UserService {
    * but the session of `keepToken`. Returns how many ended; another user's session is never touched.
    */
   async revokeSessions(userId: string, id: string, keepToken: string | undefined): Promise<number> {
-    let query = this.db
+    if (id === 'others') return this.endSessions(this.db, userId, keepToken)
+    if (!TOKEN.test(id)) return 0
+    const result = await this.db
       .updateTable('user_sessions')
       .set({ revoked_at: this.clock.now() })
       .where('user_id', '=', userId)
+      .where('id', '=', id)
       .where('revoked_at', 'is', null)
-    if (id === 'others') {
-      query = query.where('id', '<>', keepToken && TOKEN.test(keepToken) ? hashKey(keepToken) : '')
-    } else {
-      if (!TOKEN.test(id)) return 0
-      query = query.where('id', '=', id)
-    }
-    const result = await query.executeTakeFirst()
+      .executeTakeFirst()
+    return Number(result.numUpdatedRows)
+  }
+
+  /** Ends every open session of the user but the one of `keepToken`, if given; returns how many ended. */
+  private async endSessions(db: Executor, userId: string, keepToken?: string): Promise<number> {
+    const keep = keepToken && TOKEN.test(keepToken) ? hashKey(keepToken) : ''
+    const result = await db
+      .updateTable('user_sessions')
+      .set({ revoked_at: this.clock.now() })
+      .where('user_id', '=', userId)
+      .where('id', '<>', keep)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst()
     return Number(result.numUpdatedRows)
   }
 
