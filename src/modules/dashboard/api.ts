@@ -119,12 +119,19 @@ export function fieldErrors(error: ApiError): Record<string, string> {
 export const projectOf = (admin: AdminClient, id: string) =>
   admin.get<ProjectJson>(`/projects/${encodeURIComponent(id)}`)
 
-/** The project, or undefined when it was deleted since (orders and portals outlive it); other failures throw. */
-export const projectIfAny = (admin: AdminClient, id: string) =>
-  projectOf(admin, id).catch((error: unknown) => {
-    if (error instanceof NotFoundError) return undefined
+/** What a read gives, or `fallback` when what it reads is not there; any other failure throws. */
+export async function unlessNotFound<T, F>(read: Promise<T>, fallback: F): Promise<T | F> {
+  try {
+    return await read
+  } catch (error) {
+    if (error instanceof NotFoundError) return fallback
     throw error
-  })
+  }
+}
+
+/** The project, or undefined when it was deleted since (orders and portals outlive it). */
+export const projectIfAny = (admin: AdminClient, id: string) =>
+  unlessNotFound(projectOf(admin, id), undefined)
 
 /** The API's largest page. */
 const API_PAGE = 100

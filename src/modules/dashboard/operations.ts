@@ -7,9 +7,9 @@ import {
   allOf,
   type List,
   listProjects,
-  NotFoundError,
   type PaylinkJson,
   projectIfAny,
+  unlessNotFound,
 } from './api.js'
 import { type Form, failed, many, offsetOf, one, PAGE_SIZE, pager } from './form.js'
 import type { PageKit } from './routes.js'
@@ -47,18 +47,15 @@ export async function operationsPages(app: FastifyInstance, kit: PageKit): Promi
         query: { ...filters, offset, limit: PAGE_SIZE },
       }),
     ])
+    // A project that is not (or no longer) there filters to nothing rather than failing the page.
     const paylinks = filters.project_id
-      ? await allOf<'paylinks', PaylinkJson>(
-          request.admin,
-          `/paylinks/project/${encodeURIComponent(filters.project_id)}`,
-          'paylinks',
-        ).then(
-          (list) => list.paylinks,
-          // A project that is not (or no longer) there filters to nothing rather than failing the page.
-          (error: unknown) => {
-            if (error instanceof NotFoundError) return []
-            throw error
-          },
+      ? await unlessNotFound(
+          allOf<'paylinks', PaylinkJson>(
+            request.admin,
+            `/paylinks/project/${encodeURIComponent(filters.project_id)}`,
+            'paylinks',
+          ).then((list) => list.paylinks),
+          [],
         )
       : []
     const filterQuery = new URLSearchParams(
