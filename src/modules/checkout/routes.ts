@@ -239,6 +239,16 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
     })
   }
 
+  /** A payment of the order is with the provider: its outcome, not the clock, decides the order. */
+  const inProgress = (reply: FastifyReply, page: OrderPage, status: number) =>
+    message(reply, status, {
+      merchantName: page.merchantName,
+      projectName: page.projectName,
+      heading: 'Your payment is being processed',
+      text: 'A payment for this order is in progress. Reload this page in a moment to see the result.',
+      tone: 'info',
+    })
+
   app.get(
     '/pay/:order_id',
     {
@@ -258,6 +268,7 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
       const page = await checkout.orderPage(request.params.order_id)
       if (!page) return orderNotFound(reply)
       if (page.order.status !== 'created') return renderState(request, reply, page)
+      if (page.order.payments.some((p) => p.status === 'processing')) return inProgress(reply, page, 200)
       return renderForm(request, reply, page, {})
     },
   )
@@ -342,13 +353,7 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
             502,
           )
         case 'in_progress':
-          return message(reply, 409, {
-            merchantName: page.merchantName,
-            projectName: page.projectName,
-            heading: 'Your payment is being processed',
-            text: 'Another payment for this order is in progress. Reload this page in a moment to see the result.',
-            tone: 'info',
-          })
+          return inProgress(reply, page, 409)
         case 'expired':
           return renderState(request, reply, { ...page, order: { ...page.order, status: 'expired' } })
         case 'not_found':

@@ -5,6 +5,7 @@ import { LRUCache } from 'lru-cache'
 import type { Db } from '../../lib/db.js'
 import { GroupCommitter } from '../../lib/group-commit.js'
 import { newPrefixedId } from '../../lib/ids.js'
+import type { Logger } from '../../lib/logger.js'
 import { isUniqueViolation } from '../../lib/pg-errors.js'
 import type { OrderItemRow, OrderRow, VisitsTable } from '../../lib/schema.js'
 import { installationSecret } from '../../lib/secrets.js'
@@ -12,6 +13,7 @@ import type { Clock } from '../../lib/time.js'
 import { recordPayment, recordVisits } from '../analytics/rollup.js'
 import { type VisitFacts, type VisitSource, visitFacts } from '../analytics/visits.js'
 import * as orderRepo from '../orders/repo.js'
+import { STALE_FAILURE_CODE } from '../orders/repo.js'
 import type { OrderDetail } from '../orders/schemas.js'
 import type { OrderService } from '../orders/service.js'
 import { isExpired } from '../paylinks/schemas.js'
@@ -71,6 +73,7 @@ export class CheckoutService {
     private readonly clock: Clock,
     private readonly orders: OrderService,
     readonly provider: PaymentProvider,
+    private readonly logger: Logger,
     /** Batches written at once: one on the embedded database's single connection, a few on PostgreSQL. */
     writeConcurrency = 1,
   ) {
@@ -273,14 +276,17 @@ export class CheckoutService {
       | { kind: 'already_paid' }
       | { kind: 'not_found' }
       | { kind: 'expired' }
+      | { kind: 'in_progress' }
     try {
       claim = await this.db.transaction().execute(async (tx) => {
         const order = await orderRepo.lockOrder(tx, orderId)
         if (!order) return { kind: 'not_found' as const }
         if (order.status === 'paid') return { kind: 'already_paid' as const }
-        if (order.status === 'expired' || order.expires_at.getTime() <= now.getTime()) {
-          await this.orders.expireOrder(tx, orderId, now)
-          return { kind: 'expired' as const }
+        if (order.status === 'expired') return { kind: 'expired' as const }
+        if (order.expires_at.getTime() <= now.getTime()) {
+          // A payment in flight holds a due order open until it settles: it is never expired under it.
+          if (await this.orders.expireOrder(tx, orderId, now)) return { kind: 'expired' as const }
+          return { kind: 'in_progress' as const }
         }
         await tx
           .insertInto('payments')
@@ -366,24 +372,56 @@ export class CheckoutService {
     }
     // Locks are taken order first, then payment, as in the claim: the reverse order deadlocks with a
     // concurrent claim that holds the order and waits on this attempt's row in the unique index.
-    await this.db.transaction().execute(async (tx) => {
-      // The live attempt held the order: no sweep expired it meanwhile, and no other attempt paid it.
-      const paid = await tx
-        .updateTable('orders')
-        .set({ status: 'paid', paid_at: settledAt, updated_at: settledAt })
-        .where('id', '=', orderId)
-        .where('status', '=', 'created')
-        .returningAll()
-        .executeTakeFirst()
-      if (paid) await recordPayment(tx, paid)
-      await tx
-        .updateTable('payments')
-        .set({ ...cardColumns, status: 'succeeded', provider_ref: outcome.reference })
-        .where('id', '=', paymentId)
-        .where('status', '=', 'processing')
-        .execute()
-      await this.orders.emit(tx, 'order.paid', orderId)
-    })
+    const recorded = await this.db
+      .transaction()
+      .execute(async (tx) => {
+        await orderRepo.lockOrder(tx, orderId)
+        // A success is never lost. The attempt in flight kept the order open; only when the attempt was
+        // given up as lost (the sweep's stale cutoff) can the order have expired meanwhile, and then the
+        // money taken pays it: the order becomes paid after all.
+        const payment = await tx
+          .updateTable('payments')
+          .set({
+            ...cardColumns,
+            status: 'succeeded',
+            provider_ref: outcome.reference,
+            failure_code: null,
+            failure_message: null,
+          })
+          .where('id', '=', paymentId)
+          .where((eb) =>
+            eb.or([
+              eb('status', '=', 'processing'),
+              eb.and([eb('status', '=', 'failed'), eb('failure_code', '=', STALE_FAILURE_CODE)]),
+            ]),
+          )
+          .returning('id')
+          .executeTakeFirst()
+        if (!payment) return false
+        const paid = await tx
+          .updateTable('orders')
+          .set({ status: 'paid', paid_at: settledAt, updated_at: settledAt })
+          .where('id', '=', orderId)
+          .where('status', 'in', ['created', 'expired'])
+          .returningAll()
+          .executeTakeFirst()
+        if (!paid) return false
+        await recordPayment(tx, paid)
+        await this.orders.emit(tx, 'order.paid', orderId)
+        return true
+      })
+      .catch((error: unknown) => {
+        // Another attempt paid the order after this one was given up as lost: the unique index refuses a
+        // second success. The charge is real and must be refunded by hand; say so loudly.
+        if (isUniqueViolation(error, 'payments_one_live_attempt_per_order')) return false
+        throw error
+      })
+    if (!recorded) {
+      this.logger.error(
+        { order: orderId, payment: paymentId, provider_ref: outcome.reference },
+        'a payment succeeded at the provider but the order was already settled; refund it at the provider',
+      )
+    }
     return { kind: 'paid', order: (await this.orderPage(orderId)) as OrderPage }
   }
 

@@ -1,5 +1,6 @@
+import { type ExpressionBuilder, sql } from 'kysely'
 import { type Executor, pageWithTotal } from '../../lib/db.js'
-import type { OrderItemRow, OrderRow } from '../../lib/schema.js'
+import type { DB, OrderItemRow, OrderRow } from '../../lib/schema.js'
 import type { ListOrdersQuery, OrderDetail } from './schemas.js'
 
 export async function insertOrder(db: Executor, order: OrderRow, items: OrderItemRow[]): Promise<void> {
@@ -71,6 +72,17 @@ export async function listOrders(
   return { rows: await withDetails(db, rows), total }
 }
 
+/** The order's payment attempt in flight, if any: an order with one is never expired by the clock. */
+export function paymentInFlight(
+  selectFrom: ExpressionBuilder<DB, 'orders'>['selectFrom'],
+  orderId: 'orders.id' | 'o.id',
+) {
+  return selectFrom('payments as p')
+    .select('p.id')
+    .whereRef('p.order_id', '=', sql.ref(orderId))
+    .where('p.status', '=', 'processing')
+}
+
 /**
  * Expires open orders whose time is up, a batch at a time; SKIP LOCKED lets every instance run this at
  * once without waiting on each other, and an order with a payment in flight is left to that payment.
@@ -85,16 +97,7 @@ export async function expireDueOrders(db: Executor, now: Date, batch = 500): Pro
         .select('o.id')
         .where('o.status', '=', 'created')
         .where('o.expires_at', '<=', now)
-        .where(({ not, exists, selectFrom }) =>
-          not(
-            exists(
-              selectFrom('payments as p')
-                .select('p.id')
-                .whereRef('p.order_id', '=', 'o.id')
-                .where('p.status', '=', 'processing'),
-            ),
-          ),
-        )
+        .where(({ not, exists, selectFrom }) => not(exists(paymentInFlight(selectFrom, 'o.id'))))
         .orderBy('o.expires_at')
         .limit(batch)
         .forUpdate()
@@ -106,13 +109,16 @@ export async function expireDueOrders(db: Executor, now: Date, batch = 500): Pro
   return rows.map((r) => r.id)
 }
 
+/** The failure code of an attempt given up as lost; a late success at the provider still settles it. */
+export const STALE_FAILURE_CODE = 'processing_timeout'
+
 /** A payment attempt stuck in `processing` (its process died mid-call) is closed as failed. */
 export async function failStalePayments(db: Executor, olderThan: Date, now: Date): Promise<number> {
   const result = await db
     .updateTable('payments')
     .set({
       status: 'failed',
-      failure_code: 'processing_timeout',
+      failure_code: STALE_FAILURE_CODE,
       failure_message: 'The payment did not complete; no charge was confirmed.',
       updated_at: now,
     })

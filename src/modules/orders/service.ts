@@ -110,13 +110,18 @@ export class OrderService {
     await emitEvent(tx, { merchantId: detail.merchant_id, type, data, at: this.clock.now() })
   }
 
-  /** Expires one open order and announces it, inside the caller's transaction; false if it was not open. */
+  /**
+   * Expires one open, due order and announces it, inside the caller's transaction; false if it was not
+   * open, not due, or has a payment in flight: that payment decides the order, not the clock.
+   */
   async expireOrder(tx: Executor, orderId: string, now: Date): Promise<boolean> {
     const expired = await tx
       .updateTable('orders')
       .set({ status: 'expired', updated_at: now })
       .where('id', '=', orderId)
       .where('status', '=', 'created')
+      .where('expires_at', '<=', now)
+      .where(({ not, exists, selectFrom }) => not(exists(repo.paymentInFlight(selectFrom, 'orders.id'))))
       .returning('id')
       .executeTakeFirst()
     if (expired) await this.emit(tx, 'order.expired', orderId)
