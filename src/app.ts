@@ -21,6 +21,7 @@ import { orderRoutes } from './modules/orders/routes.js'
 import { Order } from './modules/orders/schemas.js'
 import { paylinkRoutes } from './modules/paylinks/routes.js'
 import { Paylink, Timestamp } from './modules/paylinks/schemas.js'
+import { providerEventRoutes, RefundView, refundRoutes } from './modules/payments/routes.js'
 import { PaymentRequestView, portalAdminRoutes } from './modules/portals/admin-routes.js'
 import { portalApiRoutes } from './modules/portals/api-routes.js'
 import { ErrorEnvelope, Portal } from './modules/portals/schemas.js'
@@ -28,6 +29,7 @@ import { productRoutes } from './modules/products/routes.js'
 import { Product } from './modules/products/schemas.js'
 import { projectRoutes } from './modules/projects/routes.js'
 import { Project } from './modules/projects/schemas.js'
+import { sandboxRoutes } from './modules/sandbox/routes.js'
 import { systemRoutes } from './modules/system/routes.js'
 import { Endpoint, webhookRoutes } from './modules/webhooks/routes.js'
 import type { Services } from './services.js'
@@ -89,6 +91,7 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
     PaymentRequestView,
     ErrorEnvelope,
     Endpoint,
+    RefundView,
   ]) {
     // Shared schemas are added here, once: a child context that adds its own loses the custom validator.
     app.addSchema(schema)
@@ -140,6 +143,8 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   await app.register(systemRoutes, { services })
   await app.register(fastifyStatic, { root: PUBLIC_DIR, prefix: '/assets/', maxAge: '1h', schemaHide: true })
   await app.register(checkoutRoutes, { services })
+  await app.register(sandboxRoutes, { services })
+  await app.register(providerEventRoutes, { services })
   const credential = new InternalCredential()
   await app.register(dashboardPages, { services, credential, prefix: '/dashboard' })
   await app.register(
@@ -154,11 +159,17 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
       await admin.register(paylinkRoutes, { services })
       await admin.register(dashboardRoutes, { services })
       await admin.register(orderRoutes, { services })
+      await admin.register(refundRoutes, { services })
       await admin.register(portalAdminRoutes, { services })
       await admin.register(webhookRoutes, { services })
     },
     { prefix: ADMIN_PREFIX },
   )
   await app.register(portalApiRoutes, { services, prefix: '/api/2.0/portal' })
+  // The sandbox posts its signed events to the inbox route, in process, as a provider posts them over HTTP.
+  services.sandbox.connect(async (url, body, headers) => {
+    const response = await app.inject({ method: 'POST', url, payload: body, headers })
+    return response.statusCode
+  })
   return app
 }

@@ -9,7 +9,7 @@ import { DataDirLockedError, openDatabase } from './lib/db.js'
 import { createLogger } from './lib/logger.js'
 import { migrateToLatest } from './lib/migrate.js'
 import { systemClock } from './lib/time.js'
-import { startOrderSweeper } from './modules/orders/sweeper.js'
+import { startPaymentSweeper } from './modules/payments/sweeper.js'
 import { createServices } from './services.js'
 
 export async function startServer(config: Config): Promise<void> {
@@ -25,10 +25,12 @@ export async function startServer(config: Config): Promise<void> {
   })
 
   let stopSweeper: (() => Promise<void>) | undefined
+  let stopSandbox: (() => Promise<void>) | undefined
   closeWithGrace({ delay: 10_000, logger }, async ({ signal, err }) => {
     if (err) logger.error({ err }, 'closing after an uncaught error')
     else logger.info({ signal }, 'closing: finishing requests in flight')
     await stopSweeper?.()
+    await stopSandbox?.()
     await services.dispatcher.stop()
     await app.close()
     services.mailer.close()
@@ -36,7 +38,8 @@ export async function startServer(config: Config): Promise<void> {
   })
 
   await app.listen({ port: config.port, host: config.host })
-  stopSweeper = startOrderSweeper(services.orders, logger)
+  stopSweeper = startPaymentSweeper(services.payments, logger)
+  stopSandbox = services.sandbox.start()
   services.dispatcher.start()
   process.stdout.write(banner(config, database.kind, demo))
 }

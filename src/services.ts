@@ -3,17 +3,20 @@ import type { Config } from './lib/config.js'
 import type { Database } from './lib/db.js'
 import { createLogger, type Logger } from './lib/logger.js'
 import { createMailer, type Mailer } from './lib/mailer.js'
+import { dataDirMasterKey, SecretBox } from './lib/secret-box.js'
 import type { Clock } from './lib/time.js'
 import { AnalyticsService } from './modules/analytics/service.js'
-import type { PaymentProvider } from './modules/checkout/provider.js'
-import { SandboxProvider } from './modules/checkout/sandbox.js'
 import { CheckoutService } from './modules/checkout/service.js'
 import { MerchantService } from './modules/merchants/service.js'
 import { OrderService } from './modules/orders/service.js'
 import { PaylinkService } from './modules/paylinks/service.js'
+import { ProviderAccounts, type ProviderRegistry } from './modules/payments/accounts.js'
+import { PaymentService } from './modules/payments/service.js'
 import { PortalService } from './modules/portals/service.js'
 import { ProductService } from './modules/products/service.js'
 import { ProjectService } from './modules/projects/service.js'
+import { SandboxProvider } from './modules/sandbox/provider.js'
+import { SandboxService } from './modules/sandbox/service.js'
 import { UserService } from './modules/users/service.js'
 import { WebhookDispatcher } from './modules/webhooks/dispatcher.js'
 import { WebhookService } from './modules/webhooks/service.js'
@@ -30,6 +33,8 @@ export interface Services {
   analytics: AnalyticsService
   orders: OrderService
   checkout: CheckoutService
+  payments: PaymentService
+  sandbox: SandboxService
   portals: PortalService
   webhooks: WebhookService
   dispatcher: WebhookDispatcher
@@ -38,7 +43,8 @@ export interface Services {
 }
 
 export interface ServiceOptions {
-  provider?: PaymentProvider
+  /** Providers besides the sandbox (tests may also replace the sandbox's adapter). */
+  providers?: ProviderRegistry
   logger?: Logger
   mailer?: Mailer
 }
@@ -51,8 +57,16 @@ export function createServices(
 ): Services {
   const logger = options.logger ?? createLogger('silent')
   const mailer = options.mailer ?? createMailer(config.smtpUrl, logger)
-  const provider = options.provider ?? new SandboxProvider()
   const { db } = database
+  const box = new SecretBox(config.masterKeys ?? [masterKeyOfDataDir(config, logger)])
+  const sandbox = new SandboxService(db, clock, config.publicUrl, logger)
+  const accounts = new ProviderAccounts(
+    db,
+    clock,
+    box,
+    { sandbox: new SandboxProvider(sandbox), ...options.providers },
+    (accountId) => sandbox.signingSecret(accountId),
+  )
   const merchants = new MerchantService(db, clock)
   const users = new UserService(db, clock)
   const projects = new ProjectService(db, clock)
@@ -60,15 +74,17 @@ export function createServices(
   const paylinks = new PaylinkService(db, clock, config, projects)
   const analytics = new AnalyticsService(db, clock, projects, paylinks)
   const orders = new OrderService(db, clock, config)
-  const checkout = new CheckoutService(
+  const checkout = new CheckoutService(db, clock, orders, accounts, groupCommitInFlight(database))
+  const portals = new PortalService(db, clock, config, projects, orders, mailer, logger, accounts)
+  const payments = new PaymentService(
     db,
     clock,
-    orders,
-    provider,
     logger,
-    database.kind === 'pglite' ? 1 : 4,
+    accounts,
+    orders,
+    { apply: (tx, accountId, update, now) => portals.applySetup(tx, accountId, update, now) },
+    config.publicUrl,
   )
-  const portals = new PortalService(db, clock, config, projects, orders, mailer, logger, provider)
   const webhooks = new WebhookService(db, clock, config)
   const dispatcher = new WebhookDispatcher(db, clock, config, logger)
   return {
@@ -83,10 +99,28 @@ export function createServices(
     analytics,
     orders,
     checkout,
+    payments,
+    sandbox,
     portals,
     webhooks,
     dispatcher,
     mailer,
     logger,
   }
+}
+
+/** Batches of visits written at once: one on the embedded database's single connection, a few on PostgreSQL. */
+function groupCommitInFlight(database: Database): number {
+  return database.kind === 'pglite' ? 1 : 4
+}
+
+/** Without PAYLINKS_MASTER_KEY, the key lives in the data directory; made (and said so) on first use. */
+function masterKeyOfDataDir(config: Config, logger: Logger): Buffer {
+  const { key, created, file } = dataDirMasterKey(config.dataDir)
+  if (created)
+    logger.warn(
+      { file },
+      'generated a master key for provider credentials; back it up with the database, or set PAYLINKS_MASTER_KEY',
+    )
+  return key
 }

@@ -1,5 +1,6 @@
 // Parses the process environment once, at boot, into the typed configuration every module receives.
 import path from 'node:path'
+import { parseMasterKey } from './secret-box.js'
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 export type LogLevel = (typeof LOG_LEVELS)[number]
@@ -26,6 +27,11 @@ export interface Config {
   countryHeader: string | undefined
   /** Requests a minute one client may make to each public route; 0 turns the limit off. */
   publicRateLimit: number
+  /**
+   * Master keys sealing provider credentials: the first seals, all open (previous keys during a rotation).
+   * Unset: a key generated into the data directory.
+   */
+  masterKeys: Buffer[] | undefined
 }
 
 export class ConfigError extends Error {
@@ -82,6 +88,7 @@ export function loadConfig(env: Env = process.env): Config {
         : { error: 'must be an HTTP header name' },
     ),
     publicRateLimit: read('PUBLIC_RATE_LIMIT', 120, (raw) => wholeNumber(raw, 0, 1_000_000)),
+    masterKeys: read<Buffer[] | undefined>('PAYLINKS_MASTER_KEY', undefined, parseMasterKeys),
   }
   if (problems.length > 0) throw new ConfigError(problems)
   return config
@@ -111,6 +118,14 @@ function parseTrustProxy(raw: string): Parsed<boolean | number | string> {
   if (/^[0-9a-fA-F.:/,\s]+$/.test(raw) || ['loopback', 'linklocal', 'uniquelocal'].includes(raw))
     return { value: raw }
   return { error: 'must be true, false, a hop count, or comma-separated proxy addresses/CIDRs' }
+}
+
+function parseMasterKeys(raw: string): Parsed<Buffer[]> {
+  const keys = raw.split(',').map((part) => parseMasterKey(part))
+  if (keys.some((k) => k === undefined)) {
+    return { error: 'must be a 32-byte key as 64 hex digits (or base64), or a comma-separated list of them' }
+  }
+  return { value: keys as Buffer[] }
 }
 
 function parseLifeDays(raw: string): Parsed<number[]> {

@@ -31,6 +31,8 @@ export interface ProjectsTable {
   default_currency: string
   success_url: string | null
   sales_email: string | null
+  /** Where the project's payments go; null: the merchant's sandbox account. */
+  provider_account_id: ColumnType<string | null, string | null | undefined, string | null>
   created_at: CreatedAt
   updated_at: Timestamp
   deleted_at: NullableTimestamp
@@ -114,14 +116,19 @@ export interface PaymentRequestsTable {
   created_at: Date
 }
 
+export type CheckoutSetupStatus = 'open' | 'completed'
+
 export interface CheckoutSetupsTable {
   id: string
   portal_id: string
   back_url: string
-  status: ColumnType<'open' | 'completed', 'open' | 'completed' | undefined, 'open' | 'completed'>
+  status: ColumnType<CheckoutSetupStatus, CheckoutSetupStatus | undefined, CheckoutSetupStatus>
   created_at: Date
   expires_at: Date
   completed_at: Date | null
+  provider_account_id: ColumnType<string | null, string | null | undefined, string | null>
+  provider_ref: ColumnType<string | null, string | null | undefined, string | null>
+  redirect_url: ColumnType<string | null, string | null | undefined, string | null>
 }
 
 export interface PaymentMethodsTable {
@@ -129,6 +136,7 @@ export interface PaymentMethodsTable {
   portal_id: string
   setup_id: string | null
   provider: string
+  provider_account_id: ColumnType<string | null, string | null | undefined, string | null>
   provider_ref: string
   card_brand: string
   card_last4: string
@@ -230,6 +238,15 @@ export interface DB {
   orders: OrdersTable
   order_items: OrderItemsTable
   payments: PaymentsTable
+  refunds: RefundsTable
+  disputes: DisputesTable
+  provider_accounts: ProviderAccountsTable
+  provider_events: ProviderEventsTable
+  idempotency_keys: IdempotencyKeysTable
+  sandbox_sessions: SandboxSessionsTable
+  sandbox_refunds: SandboxRefundsTable
+  sandbox_disputes: SandboxDisputesTable
+  sandbox_events: SandboxEventsTable
   portals: PortalsTable
   portal_keys: PortalKeysTable
   payment_requests: PaymentRequestsTable
@@ -297,9 +314,10 @@ export interface LinkStatsTable {
   orders: Generated<number>
   paid_orders: Generated<number>
   revenue: Generated<number>
+  refunded: Generated<number>
 }
 
-export type OrderStatus = 'created' | 'paid' | 'expired'
+export type OrderStatus = 'created' | 'paid' | 'partially_refunded' | 'refunded' | 'disputed' | 'expired'
 
 export interface OrdersTable {
   id: string
@@ -321,6 +339,9 @@ export interface OrdersTable {
   paid_at: Date | null
   portal_id: ColumnType<string | null, string | null | undefined, string | null>
   back_url: ColumnType<string | null, string | null | undefined, string | null>
+  /** The payment that paid the order. */
+  payment_id: ColumnType<string | null, string | null | undefined, string | null>
+  amount_refunded: ColumnType<number, number | undefined, number>
 }
 
 export interface OrderItemsTable {
@@ -337,9 +358,16 @@ export interface PaymentsTable {
   order_id: string
   status: PaymentStatus
   provider: string
+  provider_account_id: string | null
+  /** The provider's session (where the buyer pays). */
   provider_ref: string | null
+  /** The provider's money movement (PaymentIntent, charge), once known. */
+  provider_payment_id: ColumnType<string | null, string | null | undefined, string | null>
+  redirect_url: ColumnType<string | null, string | null | undefined, string | null>
+  livemode: ColumnType<boolean, boolean | undefined, boolean>
   amount: number
   currency: string
+  amount_refunded: ColumnType<number, number | undefined, number>
   card_brand: string | null
   card_last4: string | null
   card_exp_month: number | null
@@ -348,9 +376,173 @@ export interface PaymentsTable {
   failure_message: string | null
   created_at: Date
   updated_at: Date
+  settled_at: NullableTimestamp
+  next_check_at: NullableTimestamp
+  checks: ColumnType<number, number | undefined, number>
 }
 
-export type PaymentStatus = 'processing' | 'succeeded' | 'failed'
+/** Open: pending, requires_action, processing, unknown. Final: succeeded, failed, canceled. */
+export type PaymentStatus =
+  | 'pending'
+  | 'requires_action'
+  | 'processing'
+  | 'unknown'
+  | 'succeeded'
+  | 'failed'
+  | 'canceled'
+
+export type RefundStatus = 'pending' | 'unknown' | 'succeeded' | 'failed' | 'canceled'
+export type RefundOrigin = 'api' | 'dashboard' | 'provider' | 'automatic'
+
+export interface RefundsTable {
+  id: string
+  merchant_id: string
+  order_id: string
+  payment_id: string
+  amount: number
+  currency: string
+  reason: string | null
+  origin: RefundOrigin
+  status: RefundStatus
+  provider_ref: string | null
+  failure_reason: string | null
+  created_at: Date
+  updated_at: Date
+  settled_at: NullableTimestamp
+}
+
+export type DisputeStatus = 'open' | 'won' | 'lost'
+
+export interface DisputesTable {
+  id: string
+  merchant_id: string
+  order_id: string
+  payment_id: string
+  provider_ref: string
+  amount: number
+  currency: string
+  reason: string | null
+  status: DisputeStatus
+  opened_at: Date
+  closed_at: NullableTimestamp
+  updated_at: Date
+}
+
+export type ProviderName = 'sandbox' | 'stripe'
+
+export interface ProviderAccountsTable {
+  id: string
+  merchant_id: string
+  provider: ProviderName
+  livemode: ColumnType<boolean, boolean | undefined, boolean>
+  secret_key: string | null
+  secret_key_last4: string | null
+  webhook_secret: string | null
+  external_account_id: string | null
+  created_at: Date
+  updated_at: Date
+  retired_at: NullableTimestamp
+}
+
+export type ProviderEventStatus = 'applied' | 'ignored' | 'deferred'
+
+export interface ProviderEventsTable {
+  id: Generated<number>
+  provider_account_id: string
+  event_id: string
+  type: string
+  payload: ColumnType<unknown, string, never>
+  status: ProviderEventStatus
+  note: string | null
+  received_at: Date
+  applied_at: NullableTimestamp
+}
+
+export interface IdempotencyKeysTable {
+  merchant_id: string
+  key: string
+  operation: string
+  request_hash: string
+  status_code: number | null
+  response: ColumnType<unknown, string | null, string | null>
+  created_at: Date
+  completed_at: NullableTimestamp
+}
+
+export type SandboxSessionStatus =
+  | 'open'
+  | 'requires_action'
+  | 'processing'
+  | 'complete'
+  | 'failed'
+  | 'expired'
+
+export interface SandboxSessionsTable {
+  id: string
+  account_id: string
+  mode: 'payment' | 'setup'
+  reference: string
+  amount: number | null
+  currency: string | null
+  description: string | null
+  email: string | null
+  return_url: string
+  cancel_url: string
+  status: SandboxSessionStatus
+  behaviour: string | null
+  card_brand: string | null
+  card_last4: string | null
+  card_exp_month: number | null
+  card_exp_year: number | null
+  failure_code: string | null
+  failure_message: string | null
+  object_ref: string | null
+  amount_refunded: ColumnType<number, number | undefined, number>
+  settles_at: NullableTimestamp
+  outage_until: NullableTimestamp
+  created_at: Date
+  expires_at: Date
+  completed_at: NullableTimestamp
+}
+
+export interface SandboxRefundsTable {
+  id: string
+  session_id: string
+  reference: string | null
+  amount: number
+  status: 'pending' | 'succeeded' | 'failed'
+  settles_at: Date
+  created_at: Date
+}
+
+export interface SandboxDisputesTable {
+  id: string
+  session_id: string
+  amount: number
+  reason: string
+  status: 'scheduled' | 'open' | 'won' | 'lost'
+  opens_at: Date
+  closed_at: NullableTimestamp
+  created_at: Date
+}
+
+export interface SandboxEventsTable {
+  id: string
+  account_id: string
+  type: string
+  payload: ColumnType<unknown, string, never>
+  deliver_at: Date
+  delivered_at: NullableTimestamp
+  attempts: ColumnType<number, number | undefined, number>
+  last_error: string | null
+  leased_until: NullableTimestamp
+  created_at: Date
+}
+
+export type RefundRow = Selectable<RefundsTable>
+export type DisputeRow = Selectable<DisputesTable>
+export type ProviderAccountRow = Selectable<ProviderAccountsTable>
+export type SandboxSessionRow = Selectable<SandboxSessionsTable>
 export type OrderRow = Selectable<OrdersTable>
 export type OrderItemRow = Selectable<OrderItemsTable>
 export type PaymentRow = Selectable<PaymentsTable>

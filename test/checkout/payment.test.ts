@@ -1,9 +1,21 @@
-// The hosted payment page: the form, paying with the sandbox test cards exactly once, receipts, expiry.
+// paylinks' own payment page: the order, the email, and the way to the provider's page; the buyer's
+// return, looked up before anything is shown; paying exactly once; receipts and expiry.
 import { Writable } from 'node:stream'
 import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildApp } from '../../src/app.js'
-import { GOOD_CARD, openPaylink, openPaymentPage, submitPayment } from '../helpers/buyer.js'
+import {
+  answerChallenge,
+  card,
+  enterCard,
+  GOOD_CARD,
+  openPaylink,
+  openPaymentPage,
+  pathOf,
+  returnUrlOf,
+  startPayment,
+  submitPayment,
+} from '../helpers/buyer.js'
 import { createTestContext, PUBLIC_URL, type TestContext } from '../helpers/context.js'
 import {
   api,
@@ -40,7 +52,25 @@ afterAll(() => ctx.close())
 async function newOrder(query = '') {
   const { orderId } = await openPaylink(ctx.app, paylinkId, query)
   if (!orderId) throw new Error('no order')
+  // What follows happens a moment later, so that rows ordered by time keep the order of the steps.
+  ctx.clock.advance(1000)
   return orderId
+}
+
+/** The types of the webhook events announced about one order, in the order they were written. */
+async function eventsOf(orderId: string): Promise<string[]> {
+  const rows = await ctx.database.db
+    .selectFrom('events')
+    .select(['type', 'payload'])
+    .orderBy('created_at')
+    .orderBy('id')
+    .execute()
+  return rows
+    .filter((r) => {
+      const data = (r.payload as { data?: { id?: string; order?: { id?: string } } }).data
+      return data?.id === orderId || data?.order?.id === orderId
+    })
+    .map((r) => r.type)
 }
 
 const paymentsOf = (orderId: string) =>
@@ -52,7 +82,7 @@ const paymentsOf = (orderId: string) =>
     .execute()
 
 describe('GET /pay/:order_id', () => {
-  it('shows the items, the total and a labelled card form with the standard autocomplete tokens', async () => {
+  it('shows the items, the total, a labelled email field and the way to the provider — no card field', async () => {
     const orderId = await newOrder()
     const { page } = await openPaymentPage(ctx.app, orderId)
     expect(page.statusCode).toBe(200)
@@ -62,16 +92,12 @@ describe('GET /pay/:order_id', () => {
     )
     expect(page.headers['cache-control']).toBe('no-store')
     expect(page.body).toContain('Pay $49.99')
-    for (const [id, token] of [
-      ['email', 'email'],
-      ['card_number', 'cc-number'],
-      ['card_exp', 'cc-exp'],
-      ['card_cvc', 'cc-csc'],
-      ['card_name', 'cc-name'],
-    ]) {
-      expect(page.body).toMatch(new RegExp(`<label for="${id}">`))
-      expect(page.body).toMatch(new RegExp(`id="${id}"[^>]*autocomplete="${token}"`))
-    }
+    expect(page.body).toMatch(/<label for="email">/)
+    expect(page.body).toMatch(/id="email"[^>]*autocomplete="email"/)
+    expect(page.body).toContain('Continue to payment')
+    expect(page.body).toContain('<strong>Sandbox</strong>, the payment provider simulated by paylinks')
+    expect(page.body).toContain('Test mode')
+    expect(page.body).not.toMatch(/card_number|cc-number|cc-csc/)
     const cookie = String(page.headers['set-cookie'])
     for (const attribute of ['HttpOnly', 'SameSite=Strict', 'Secure', 'Path=/'])
       expect(cookie).toContain(attribute)
@@ -95,19 +121,44 @@ describe('GET /pay/:order_id', () => {
   })
 })
 
-describe('POST /pay/:order_id', () => {
-  it('pays with 4242…, records the card’s brand, last 4 and expiry only, and shows the receipt', async () => {
+describe('paying through the sandbox provider’s page', () => {
+  it('sends the buyer to the sandbox, takes 4242… there, looks the payment up on return and shows the receipt', async () => {
     const orderId = await newOrder('?utm_source=ads')
     const session = await openPaymentPage(ctx.app, orderId)
-    const res = await submitPayment(ctx.app, orderId, session, GOOD_CARD)
-    expect(res.statusCode).toBe(303)
-    expect(res.headers.location).toBe(`${PUBLIC_URL}/pay/${orderId}`)
+    const started = await startPayment(ctx.app, orderId, session, 'buyer@example.com')
+    expect(started.statusCode).toBe(303)
+    const sandboxUrl = started.headers.location as string
+    expect(sandboxUrl).toMatch(new RegExp(`^${PUBLIC_URL}/sandbox/checkout/sbx_cs_[0-9a-f]{24}$`))
+
+    const sandboxPage = await ctx.app.inject(pathOf(sandboxUrl))
+    expect(sandboxPage.statusCode).toBe(200)
+    expect(sandboxPage.body).toContain('a simulated payment provider')
+    for (const [id, token] of [
+      ['card_number', 'cc-number'],
+      ['card_exp', 'cc-exp'],
+      ['card_cvc', 'cc-csc'],
+      ['card_name', 'cc-name'],
+    ]) {
+      expect(sandboxPage.body).toMatch(new RegExp(`<label for="${id}">`))
+      expect(sandboxPage.body).toMatch(new RegExp(`id="${id}"[^>]*autocomplete="${token}"`))
+    }
+    expect(sandboxPage.body).toContain(`href="${PUBLIC_URL}/pay/${orderId}/cancel?payment=pay_`)
+
+    const entered = await enterCard(ctx.app, sandboxUrl, GOOD_CARD)
+    expect(entered.statusCode).toBe(200)
+    const back = returnUrlOf(entered) as string
+    expect(back).toMatch(new RegExp(`^${PUBLIC_URL}/pay/${orderId}/return\\?payment=pay_[0-9a-f]{24}$`))
+    const returned = await ctx.app.inject(pathOf(back))
+    expect(returned.statusCode).toBe(303)
+    expect(returned.headers.location).toBe(`${PUBLIC_URL}/pay/${orderId}`)
 
     const [payment] = await paymentsOf(orderId)
     expect(payment).toMatchObject({
       status: 'succeeded',
       provider: 'sandbox',
-      provider_ref: expect.stringMatching(/^sbx_ch_/),
+      provider_ref: expect.stringMatching(/^sbx_cs_/),
+      provider_payment_id: expect.stringMatching(/^sbx_ch_/),
+      livemode: false,
       amount: 4999,
       currency: 'USD',
       card_brand: 'visa',
@@ -116,43 +167,61 @@ describe('POST /pay/:order_id', () => {
       card_exp_year: 2034,
       failure_code: null,
     })
-    const stored =
-      JSON.stringify(await ctx.database.db.selectFrom('payments').selectAll().execute()) +
-      JSON.stringify(await ctx.database.db.selectFrom('orders').selectAll().execute())
-    expect(stored).not.toContain('4242424242424242')
-    expect(stored).not.toContain('4242 4242 4242 4242')
-
     const order = await api(ctx.app, merchant, 'GET', `/orders/${orderId}`)
     expect(order.body).toMatchObject({
       status: 'paid',
       buyer_email: 'buyer@example.com',
       paid_at: ctx.clock.now().toISOString(),
       utm: { source: 'ads' },
+      livemode: false,
+      amount_refunded: 0,
       payments: [{ status: 'succeeded', card_brand: 'visa', card_last4: '4242' }],
+      refunds: [],
+      disputes: [],
     })
 
     const receipt = await ctx.app.inject(`/pay/${orderId}`)
     expect(receipt.statusCode).toBe(200)
     expect(receipt.body).toContain('Your payment of $49.99 went through')
     expect(receipt.body).toContain('Visa ending in 4242')
-    expect(receipt.body).not.toContain('name="card_number"')
+  })
+
+  it('applies the sandbox’s signed event once, whether the event or the buyer’s return comes first', async () => {
+    const orderId = await newOrder()
+    const session = await openPaymentPage(ctx.app, orderId)
+    const started = await startPayment(ctx.app, orderId, session, 'buyer@example.com')
+    await enterCard(ctx.app, started.headers.location as string, GOOD_CARD)
+    // The event first: the order is paid before the buyer is back.
+    expect(await ctx.services.sandbox.deliverDue()).toBeGreaterThan(0)
+    expect((await api(ctx.app, merchant, 'GET', `/orders/${orderId}`)).body.status).toBe('paid')
+    const [payment] = await paymentsOf(orderId)
+    const events = await ctx.database.db.selectFrom('provider_events').selectAll().execute()
+    const about = (e: (typeof events)[number]) =>
+      (e.payload as { data: { object: { reference: string } } }).data.object.reference === payment?.id
+    expect(events.filter(about).map((e) => [e.type, e.status])).toEqual([
+      ['checkout.session.completed', 'applied'],
+    ])
+    // The buyer's return then finds the payment settled already, and changes nothing.
+    const back = await ctx.app.inject(`/pay/${orderId}/return?payment=${payment?.id}`)
+    expect(back.statusCode).toBe(303)
+    expect(await eventsOf(orderId)).toEqual(['order.created', 'order.paid'])
   })
 
   it.each([
     ['4000 0000 0000 0002', 'card_declined', 'The card was declined.'],
     ['4000000000009995', 'insufficient_funds', 'The card has insufficient funds.'],
   ])(
-    'shows why %s was declined, keeps the attempt and lets the buyer try again',
+    'shows why %s was declined, keeps the payment and lets the buyer try again',
     async (number, code, text) => {
       const orderId = await newOrder()
       const session = await openPaymentPage(ctx.app, orderId)
-      const declined = await submitPayment(ctx.app, orderId, session, { ...GOOD_CARD, card_number: number })
+      const declined = await submitPayment(ctx.app, orderId, session, card(number))
       expect(declined.statusCode).toBe(402)
-      expect(declined.body).toContain('Payment declined.')
+      expect(declined.body).toContain('Payment failed.')
       expect(declined.body).toContain(`${text} (${code})`)
       expect(declined.body).toContain('value="buyer@example.com"')
-      expect(declined.body).not.toMatch(/id="card_number"[^>]*value=/)
 
+      ctx.clock.advance(1000)
       const retry = await submitPayment(
         ctx.app,
         orderId,
@@ -165,23 +234,110 @@ describe('POST /pay/:order_id', () => {
         ['failed', code],
         ['succeeded', null],
       ])
+      expect(await eventsOf(orderId)).toEqual(['order.created', 'order.payment_failed', 'order.paid'])
     },
   )
 
+  it('passes the 3-D Secure step when approved, and fails the payment when denied', async () => {
+    for (const [answer, status] of [
+      ['approve', 'succeeded'],
+      ['deny', 'failed'],
+    ] as const) {
+      const orderId = await newOrder()
+      const session = await openPaymentPage(ctx.app, orderId)
+      const started = await startPayment(ctx.app, orderId, session, 'buyer@example.com')
+      const challenge = await enterCard(
+        ctx.app,
+        started.headers.location as string,
+        card('4000 0027 6000 3184'),
+      )
+      expect(challenge.statusCode).toBe(200)
+      expect(challenge.body).toContain('3-D Secure')
+      expect((await paymentsOf(orderId))[0]?.status).toBe('pending')
+      await ctx.services.sandbox.deliverDue()
+      expect((await paymentsOf(orderId))[0]?.status).toBe('requires_action')
+      const answered = await answerChallenge(ctx.app, started.headers.location as string, answer)
+      const back = await ctx.app.inject(pathOf(returnUrlOf(answered) as string))
+      expect(back.statusCode).toBe(answer === 'approve' ? 303 : 402)
+      const [payment] = await paymentsOf(orderId)
+      expect(payment?.status).toBe(status)
+      if (answer === 'deny') expect(payment?.failure_code).toBe('authentication_failed')
+    }
+  })
+
+  it('shows “processing” for 4000 0000 0000 0077 until the provider settles it by event a little later', async () => {
+    const orderId = await newOrder()
+    const session = await openPaymentPage(ctx.app, orderId)
+    const back = await submitPayment(ctx.app, orderId, session, card('4000 0000 0000 0077'))
+    expect(back.statusCode).toBe(200)
+    expect(back.body).toContain('Your payment is being processed')
+    expect(back.body).toMatch(/<meta http-equiv="refresh" content="3; url=[^"]+\/return\?payment=pay_/)
+    expect((await paymentsOf(orderId))[0]?.status).toBe('processing')
+    expect((await api(ctx.app, merchant, 'GET', `/orders/${orderId}`)).body.status).toBe('created')
+
+    ctx.clock.advance(3_000)
+    await ctx.services.sandbox.runOnce()
+    expect((await paymentsOf(orderId))[0]?.status).toBe('succeeded')
+    const payment = (await paymentsOf(orderId))[0]
+    const again = await ctx.app.inject(`/pay/${orderId}/return?payment=${payment?.id}`)
+    expect(again.statusCode).toBe(303)
+    expect((await ctx.app.inject(`/pay/${orderId}`)).body).toContain('went through')
+  })
+
+  it('keeps a payment met by the provider’s outage unknown — never failed — until the reconciler finds it failed', async () => {
+    const orderId = await newOrder()
+    const session = await openPaymentPage(ctx.app, orderId)
+    const back = await submitPayment(ctx.app, orderId, session, card('4000 0000 0000 0119'))
+    expect(back.statusCode).toBe(200)
+    expect(back.body).toContain('Your payment is being processed')
+    expect(back.body).not.toContain('failed')
+    expect((await paymentsOf(orderId))[0]?.status).toBe('unknown')
+    // During the outage the reconciler cannot learn more; the payment stays unknown.
+    ctx.clock.advance(5_000)
+    await ctx.services.payments.sweep()
+    expect((await paymentsOf(orderId))[0]?.status).toBe('unknown')
+    ctx.clock.advance(30_000)
+    await ctx.services.payments.sweep()
+    const [payment] = await paymentsOf(orderId)
+    expect(payment).toMatchObject({ status: 'failed', failure_code: 'processing_error' })
+    expect(await eventsOf(orderId)).toEqual(['order.created', 'order.payment_failed'])
+    const page = await ctx.app.inject(`/pay/${orderId}`)
+    expect(page.body).toContain('Continue to payment')
+  })
+
+  it('cancels the session when the buyer gives up at the provider, and lets them start again', async () => {
+    const orderId = await newOrder()
+    const session = await openPaymentPage(ctx.app, orderId)
+    await startPayment(ctx.app, orderId, session, 'buyer@example.com')
+    const [open] = await paymentsOf(orderId)
+    const canceled = await ctx.app.inject({
+      url: `/pay/${orderId}/cancel?payment=${open?.id}`,
+      headers: { cookie: session.cookie },
+    })
+    expect(canceled.statusCode).toBe(200)
+    expect(canceled.body).toContain('Payment canceled.')
+    expect((await paymentsOf(orderId))[0]?.status).toBe('canceled')
+    ctx.clock.advance(1000)
+    const sandboxSession = await ctx.database.db
+      .selectFrom('sandbox_sessions')
+      .select('status')
+      .where('id', '=', open?.provider_ref as string)
+      .executeTakeFirstOrThrow()
+    expect(sandboxSession.status).toBe('expired')
+    const retry = await submitPayment(
+      ctx.app,
+      orderId,
+      { ...session, token: /name="_csrf" value="([^"]+)"/.exec(canceled.body)?.[1] as string },
+      GOOD_CARD,
+    )
+    expect(retry.statusCode).toBe(303)
+    expect((await paymentsOf(orderId)).map((p) => p.status)).toEqual(['canceled', 'succeeded'])
+  })
+
   it.each([
-    [{ card_number: '4242 4242 4242 4241' }, 'This card number is not valid.'],
-    [
-      { card_number: '5555 5555 5555 4444' },
-      'This is a sandbox: use a test card such as 4242 4242 4242 4242',
-    ],
-    [{ card_number: '' }, 'Enter your card number.'],
-    [{ card_exp: '13/30' }, 'The expiry month must be from 01 to 12.'],
-    [{ card_exp: '01/20' }, 'This card has expired.'],
-    [{ card_exp: '1230' }, 'Write the expiry date as MM/YY.'],
-    [{ card_cvc: '12' }, 'The security code is 3 or 4 digits.'],
     [{ email: 'nope' }, 'This email address is not valid.'],
     [{ email: '' }, 'Enter your email address for the receipt.'],
-  ])('re-shows the form with 400 for %j', async (fields, text) => {
+  ])('re-shows paylinks’ form with 400 for %j', async (fields, text) => {
     const orderId = await newOrder()
     const session = await openPaymentPage(ctx.app, orderId)
     const res = await submitPayment(ctx.app, orderId, session, { ...GOOD_CARD, ...fields })
@@ -205,27 +361,36 @@ describe('POST /pay/:order_id', () => {
     expect(await paymentsOf(orderId)).toEqual([])
   })
 
-  it('pays an order exactly once under concurrent submissions', async () => {
+  it('opens one payment — one session at the provider — for 10 concurrent submits', async () => {
     const orderId = await newOrder()
     const session = await openPaymentPage(ctx.app, orderId)
     const results = await Promise.all(
-      Array.from({ length: 8 }, () => submitPayment(ctx.app, orderId, session, GOOD_CARD)),
+      Array.from({ length: 10 }, () => startPayment(ctx.app, orderId, session, 'buyer@example.com')),
     )
-    const statuses = results.map((r) => r.statusCode)
-    expect(statuses.filter((s) => s === 303).length).toBeGreaterThanOrEqual(1)
-    expect(statuses.every((s) => s === 303 || s === 409 || s === 200)).toBe(true)
     const payments = await paymentsOf(orderId)
-    expect(payments.filter((p) => p.status === 'succeeded')).toHaveLength(1)
-    expect(payments.filter((p) => p.status === 'processing')).toHaveLength(0)
-    const order = await api(ctx.app, merchant, 'GET', `/orders/${orderId}`)
-    expect(order.body.status).toBe('paid')
+    expect(payments).toHaveLength(1)
+    const sessions = await ctx.database.db
+      .selectFrom('sandbox_sessions')
+      .select('id')
+      .where('reference', '=', payments[0]?.id as string)
+      .execute()
+    expect(sessions).toHaveLength(1)
+    for (const res of results) {
+      // Each submit goes to the one session, or is told that the payment is in progress.
+      expect([303, 409]).toContain(res.statusCode)
+      if (res.statusCode === 303)
+        expect(res.headers.location).toBe(`${PUBLIC_URL}/sandbox/checkout/${sessions[0]?.id}`)
+    }
+    await enterCard(ctx.app, `${PUBLIC_URL}/sandbox/checkout/${sessions[0]?.id}`, GOOD_CARD)
+    await ctx.services.sandbox.deliverDue()
+    expect((await paymentsOf(orderId)).map((p) => p.status)).toEqual(['succeeded'])
   })
 
   it('shows the receipt instead of charging a paid order again', async () => {
     const orderId = await newOrder()
     const session = await openPaymentPage(ctx.app, orderId)
     await submitPayment(ctx.app, orderId, session, GOOD_CARD)
-    const again = await submitPayment(ctx.app, orderId, session, GOOD_CARD)
+    const again = await startPayment(ctx.app, orderId, session, 'buyer@example.com')
     expect(again.statusCode).toBe(200)
     expect(again.body).toContain('went through')
     expect(await paymentsOf(orderId)).toHaveLength(1)
@@ -235,7 +400,7 @@ describe('POST /pay/:order_id', () => {
     const orderId = await newOrder()
     const session = await openPaymentPage(ctx.app, orderId)
     ctx.clock.advance(DAY)
-    const res = await submitPayment(ctx.app, orderId, session, GOOD_CARD)
+    const res = await startPayment(ctx.app, orderId, session, 'buyer@example.com')
     const page = await ctx.app.inject(`/pay/${orderId}`)
     ctx.clock.advance(-DAY)
     expect(res.statusCode).toBe(410)
@@ -245,7 +410,7 @@ describe('POST /pay/:order_id', () => {
     expect((await api(ctx.app, merchant, 'GET', `/orders/${orderId}`)).body.status).toBe('expired')
   })
 
-  it('sends the buyer to the project’s success URL with the order id, which the CSP allows', async () => {
+  it('sends the buyer to the project’s success URL with the order id after paying', async () => {
     const project = await createProject(ctx.app, merchant, {
       success_url: 'https://shop.example.com/thanks?from=pay',
     })
@@ -253,9 +418,6 @@ describe('POST /pay/:order_id', () => {
     const link = await createPaylink(ctx.app, merchant, project.id, [product.id])
     const { orderId } = await openPaylink(ctx.app, link.id)
     const session = await openPaymentPage(ctx.app, orderId as string)
-    expect(session.page.headers['content-security-policy']).toContain(
-      "form-action 'self' https://shop.example.com;",
-    )
     const res = await submitPayment(ctx.app, orderId as string, session, GOOD_CARD)
     expect(res.statusCode).toBe(303)
     expect(res.headers.location).toBe(`https://shop.example.com/thanks?from=pay&order_id=${orderId}`)
@@ -273,65 +435,17 @@ describe('POST /pay/:order_id', () => {
     try {
       const { orderId } = await openPaylink(app, paylinkId)
       const session = await openPaymentPage(app, orderId as string)
+      await submitPayment(app, orderId as string, session, { ...card('4000000000000002'), card_cvc: '987' })
       await submitPayment(app, orderId as string, session, { ...GOOD_CARD, card_cvc: '987' })
-      await submitPayment(app, orderId as string, session, {
-        ...GOOD_CARD,
-        card_number: '4000000000000002',
-        card_cvc: '987',
-      })
     } finally {
       await app.close()
+      // The sandbox delivers to the app it was last connected to.
+      await buildApp(ctx.services).then((fresh) => fresh.close())
     }
     const log = lines.join('')
     expect(log.length).toBeGreaterThan(0)
     expect(log).not.toMatch(/4242\s?4242\s?4242\s?4242|4000000000000002/)
     // Neither the form fields nor their values reach a log line.
-    expect(log).not.toMatch(/card_number|card_cvc|"cvc"/)
-  })
-})
-
-describe('order expiry sweep', () => {
-  it('expires due orders, leaves fresh ones and ones with a payment in flight', async () => {
-    const start = ctx.clock.now()
-    const due = await newOrder()
-    const inFlight = await newOrder()
-    ctx.clock.advance(DAY / 2)
-    const fresh = await newOrder()
-    ctx.clock.advance(DAY / 2)
-    await ctx.database.db
-      .insertInto('payments')
-      .values({
-        id: 'pay_inflight',
-        order_id: inFlight,
-        status: 'processing',
-        provider: 'sandbox',
-        provider_ref: null,
-        amount: 4999,
-        currency: 'USD',
-        card_brand: null,
-        card_last4: null,
-        card_exp_month: null,
-        card_exp_year: null,
-        failure_code: null,
-        failure_message: null,
-        created_at: ctx.clock.now(),
-        updated_at: ctx.clock.now(),
-      })
-      .execute()
-    const first = await ctx.services.orders.sweep()
-    expect(first.stalePayments).toBe(0)
-    expect(first.expired).toContain(due)
-    expect(first.expired).not.toContain(fresh)
-    expect(first.expired).not.toContain(inFlight)
-
-    // Past ten minutes the lost attempt is closed as failed, and then its order expires.
-    ctx.clock.advance(11 * 60_000)
-    const second = await ctx.services.orders.sweep()
-    expect(second.stalePayments).toBe(1)
-    expect(second.expired).toEqual([inFlight])
-    const [payment] = await paymentsOf(inFlight)
-    expect(payment).toMatchObject({ status: 'failed', failure_code: 'processing_timeout' })
-    expect((await api(ctx.app, merchant, 'GET', `/orders/${fresh}`)).body.status).toBe('created')
-    ctx.clock.set(start)
+    expect(log).not.toMatch(/card_number|card_cvc|"cvc"|987/)
   })
 })

@@ -7,7 +7,7 @@ import { type Config, loadConfig } from '../../src/lib/config.js'
 import { type Database, openDatabase } from '../../src/lib/db.js'
 import { migrateToLatest } from '../../src/lib/migrate.js'
 import { type Clock, ManualClock } from '../../src/lib/time.js'
-import type { PaymentProvider } from '../../src/modules/checkout/provider.js'
+import type { ProviderRegistry } from '../../src/modules/payments/accounts.js'
 import { createServices, type Services } from '../../src/services.js'
 
 export const PUBLIC_URL = 'https://pay.example.test'
@@ -47,17 +47,22 @@ export async function openTestDatabase(): Promise<{ database: Database; drop(): 
 }
 
 export async function createTestContext(
-  options: { env?: Record<string, string>; clock?: Clock; start?: Date; provider?: PaymentProvider } = {},
+  options: { env?: Record<string, string>; clock?: Clock; start?: Date; providers?: ProviderRegistry } = {},
 ): Promise<TestContext> {
   const { database, drop } = await openTestDatabase()
   await migrateToLatest(database)
-  const config = loadConfig({ PUBLIC_URL, PAYLINKS_DATA_DIR: 'memory://', ...options.env })
+  const config = loadConfig({
+    PUBLIC_URL,
+    PAYLINKS_DATA_DIR: 'memory://',
+    PAYLINKS_MASTER_KEY: randomBytes(32).toString('hex'),
+    ...options.env,
+  })
   const clock = new ManualClock(options.start ?? new Date('2026-03-01T12:00:00.000Z'))
   const services = createServices(
     config,
     database,
     options.clock ?? clock,
-    options.provider ? { provider: options.provider } : {},
+    options.providers ? { providers: options.providers } : {},
   )
   const app = await buildApp(services)
   await app.ready()

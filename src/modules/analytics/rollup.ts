@@ -55,6 +55,7 @@ interface Counters {
   orders: number
   paid_orders: number
   revenue: number
+  refunded: number
 }
 
 interface Fact extends Attribution {
@@ -79,7 +80,10 @@ export class RollupBatch {
           const mapKey = [owner, grain, dim, bucket, key, fact.currency].join('\u0000')
           let row = this.rows.get(mapKey)
           if (!row) {
-            row = { id, counters: { visits: 0, visitors: 0, orders: 0, paid_orders: 0, revenue: 0 } }
+            row = {
+              id,
+              counters: { visits: 0, visitors: 0, orders: 0, paid_orders: 0, revenue: 0, refunded: 0 },
+            }
             this.rows.set(mapKey, row)
           }
           const c = fact.counters
@@ -89,6 +93,7 @@ export class RollupBatch {
           row.counters.orders += c.orders ?? 0
           row.counters.paid_orders += c.paid_orders ?? 0
           row.counters.revenue += c.revenue ?? 0
+          row.counters.refunded += c.refunded ?? 0
         }
       }
     }
@@ -121,6 +126,7 @@ export class RollupBatch {
             orders: eb('link_stats.orders', '+', eb.ref('excluded.orders')),
             paid_orders: eb('link_stats.paid_orders', '+', eb.ref('excluded.paid_orders')),
             revenue: eb('link_stats.revenue', '+', eb.ref('excluded.revenue')),
+            refunded: eb('link_stats.refunded', '+', eb.ref('excluded.refunded')),
           })),
         )
         .execute()
@@ -128,7 +134,7 @@ export class RollupBatch {
   }
 }
 
-/** 11 columns a row: 5,000 rows stay below PostgreSQL's 65,535 parameters a statement. */
+/** 12 columns a row: 5,000 rows stay below PostgreSQL's 65,535 parameters a statement. */
 const WRITE_CHUNK = 5000
 
 interface RowId {
@@ -232,6 +238,23 @@ export async function recordPayment(tx: Tx, order: PaidOrder): Promise<void> {
     projectId: order.project_id,
     at: order.created_at,
     counters: { paid_orders: 1, revenue: Number(order.total_amount) },
+  })
+  await batch.write(tx)
+}
+
+/**
+ * Counts money that came back (a refund succeeded, or failed after all when `amount` is negative) in the
+ * bucket where its order was created, like the revenue it takes back: net revenue compares like with like.
+ */
+export async function recordRefund(tx: Tx, order: PaidOrder, amount: number): Promise<void> {
+  if (order.paylink_id === null || amount === 0) return
+  const batch = new RollupBatch()
+  batch.add({
+    ...order,
+    paylinkId: order.paylink_id,
+    projectId: order.project_id,
+    at: order.created_at,
+    counters: { refunded: amount },
   })
   await batch.write(tx)
 }

@@ -10,12 +10,13 @@ import { Type } from 'typebox'
 import { originOf, preferredLocale, sendPage } from '../../lib/html.js'
 import { isEmailAddress } from '../../lib/http.js'
 import { formatMoney } from '../../lib/money.js'
+import type { PaymentRow } from '../../lib/schema.js'
 import { installationSecret } from '../../lib/secrets.js'
 import type { Services } from '../../services.js'
 import type { OrderDetail } from '../orders/schemas.js'
-import { type CardErrors, type CardForm, parseCard } from './card.js'
-import type { CardInput } from './provider.js'
-import type { OrderPage, Storefront } from './service.js'
+import { withParams } from './return-urls.js'
+import type { OrderPage } from './service.js'
+import { type MessagePage, setupPages } from './setup-routes.js'
 
 const tags = ['checkout']
 const Html = (description: string) => ({ description, content: { 'text/html': { schema: Type.String() } } })
@@ -33,16 +34,13 @@ const PaylinkQuery = Type.Object({
 const PayForm = Type.Object({
   _csrf: Type.Optional(Type.String({ maxLength: 200 })),
   email: Type.Optional(Type.String({ maxLength: 320 })),
-  card_number: Type.Optional(Type.String({ maxLength: 40 })),
-  card_exp: Type.Optional(Type.String({ maxLength: 10 })),
-  card_cvc: Type.Optional(Type.String({ maxLength: 10 })),
-  card_name: Type.Optional(Type.String({ maxLength: 200 })),
 })
 
 interface FormState {
-  values?: { email?: string | undefined; card_exp?: string | undefined; card_name?: string | undefined }
-  errors?: CardErrors & { email?: string }
+  values?: { email?: string | undefined }
+  errors?: { email?: string }
   error?: { heading: string; text: string }
+  notice?: { heading: string; text: string }
 }
 
 export const checkoutRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (
@@ -50,7 +48,6 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
   { services },
 ) => {
   const { checkout, config } = services
-  const sandbox = checkout.provider.name === 'sandbox'
   const secure = config.publicUrl.startsWith('https://')
 
   await app.register(formbody)
@@ -70,19 +67,8 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
       config.publicRateLimit > 0 ? { max: config.publicRateLimit, timeWindow: '1 minute' } : (false as const),
   }
 
-  /** The card of a form, or the buyer-facing reason per field, including the provider's refusal. */
-  const readCard = (form: CardForm): { card?: CardInput; errors: NonNullable<FormState['errors']> } => {
-    const parsed = parseCard(form, services.clock.now())
-    if ('errors' in parsed) return { errors: { ...parsed.errors } }
-    const refusal = checkout.provider.rejectCard(parsed.card)
-    return refusal ? { errors: { card_number: refusal } } : { card: parsed.card, errors: {} }
-  }
-
-  const message = (
-    reply: FastifyReply,
-    status: number,
-    page: { heading: string; text: string; hint?: string; tone?: 'error' | 'info' } & Partial<Storefront>,
-  ) => sendPage(reply, 'message', { title: page.heading, sandbox, tone: 'error', ...page }, { status })
+  const message = (reply: FastifyReply, status: number, page: MessagePage) =>
+    sendPage(reply, 'message', { title: page.heading, tone: 'error', ...page }, { status })
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const status =
@@ -182,6 +168,7 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
   )
 
   const orderParams = Type.Object({ order_id: Type.String({ maxLength: 64 }) })
+  const paymentQuery = Type.Object({ payment: Type.String({ maxLength: 64 }) })
   const orderNotFound = (reply: FastifyReply) =>
     message(reply, 404, { heading: 'Order not found', text: 'This payment page does not exist.' })
 
@@ -199,34 +186,51 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
       {
         ...summary(page, locale),
         title: `Pay ${page.merchantName}`,
-        sandbox,
+        provider: page.provider,
         csrfToken: reply.generateCsrf(),
         values: state.values ?? {},
         errors: state.errors ?? {},
         error: state.error,
+        notice: state.notice,
       },
-      // The form posts here, and a successful payment redirects to the portal's back URL or the success URL.
-      { status, formTargets: [originOf(returnUrl(page))].filter((o): o is string => Boolean(o)) },
+      // The form posts here, then sends the buyer to the provider's page.
+      { status, formTargets: [originOf(page.provider.pageOrigin)].filter((o): o is string => Boolean(o)) },
     )
   }
 
+  /** The order is with its provider: the page looks again by itself in a moment. */
+  const processing = (reply: FastifyReply, page: OrderPage, refreshUrl: string, status = 200) =>
+    message(reply, status, {
+      merchantName: page.merchantName,
+      projectName: page.projectName,
+      heading: 'Your payment is being processed',
+      text: 'The payment provider has not confirmed your payment yet. This page updates by itself; you may also reload it.',
+      tone: 'info',
+      refreshSeconds: 3,
+      refreshUrl,
+    })
+
   const renderState = (request: FastifyRequest, reply: FastifyReply, page: OrderPage) => {
     const locale = preferredLocale(request.headers['accept-language'])
-    if (page.order.status === 'paid') {
-      const payment = page.order.payments.find((p) => p.status === 'succeeded')
+    const { order } = page
+    if (order.status !== 'created' && order.status !== 'expired') {
+      const payment = order.payments.find((p) => p.id === order.payment_id)
       return sendPage(reply, 'receipt', {
         ...summary(page, locale),
         title: `Receipt — ${page.merchantName}`,
-        sandbox,
+        provider: page.provider,
         paidAt: new Intl.DateTimeFormat(locale, {
           dateStyle: 'long',
           timeStyle: 'short',
           timeZone: 'UTC',
-        }).format(page.order.paid_at as Date),
+        }).format(order.paid_at as Date),
         card: payment?.card_last4
           ? `${capitalize(payment.card_brand ?? 'card')} ending in ${payment.card_last4}`
           : null,
-        email: page.order.buyer_email,
+        email: order.buyer_email,
+        refunded:
+          order.amount_refunded > 0 ? formatMoney(order.amount_refunded, order.currency, locale) : null,
+        fullyRefunded: order.status === 'refunded',
         continueUrl: afterPayment(page),
       })
     }
@@ -239,15 +243,68 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
     })
   }
 
-  /** A payment of the order is with the provider: its outcome, not the clock, decides the order. */
-  const inProgress = (reply: FastifyReply, page: OrderPage, status: number) =>
-    message(reply, status, {
-      merchantName: page.merchantName,
-      projectName: page.projectName,
-      heading: 'Your payment is being processed',
-      text: 'A payment for this order is in progress. Reload this page in a moment to see the result.',
-      tone: 'info',
-    })
+  /** What the buyer sees of a payment once the provider has been asked about it. */
+  const afterLookup = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    page: OrderPage,
+    payment: PaymentRow,
+    returnUrl: string,
+  ) => {
+    switch (payment.status) {
+      case 'succeeded': {
+        if (page.order.payment_id !== payment.id) {
+          // The order could not take this payment (paid already, or expired): it goes back in full.
+          return message(reply, 200, {
+            merchantName: page.merchantName,
+            projectName: page.projectName,
+            heading: 'Your payment is being refunded',
+            text:
+              page.order.status === 'expired'
+                ? 'The order had expired when your payment arrived, so the full amount is being refunded to you.'
+                : 'The order had already been paid, so this second payment is being refunded to you in full.',
+            tone: 'info',
+          })
+        }
+        // Paid: on to where the order sends its buyer, or to the order's own page, which is its receipt now.
+        return reply.redirect(afterPayment(page) ?? `${config.publicUrl}/pay/${page.order.id}`, 303)
+      }
+      case 'processing':
+      case 'unknown':
+        return processing(reply, page, returnUrl)
+      case 'pending':
+      case 'requires_action':
+        return renderForm(request, reply, page, {
+          values: { email: page.order.buyer_email ?? undefined },
+          notice: {
+            heading: 'You have not finished paying.',
+            text: 'Continue to the payment page to pay, or use another card.',
+          },
+        })
+      case 'failed':
+        return renderForm(
+          request,
+          reply,
+          page,
+          {
+            values: { email: page.order.buyer_email ?? undefined },
+            error: {
+              heading: 'Payment failed.',
+              text: `${payment.failure_message ?? 'The payment did not go through.'}${payment.failure_code ? ` (${payment.failure_code})` : ''} No money was taken. You can try again.`,
+            },
+          },
+          402,
+        )
+      case 'canceled':
+        return renderForm(request, reply, page, {
+          values: { email: page.order.buyer_email ?? undefined },
+          notice: {
+            heading: 'Payment canceled.',
+            text: 'No money was taken. You can pay whenever you are ready.',
+          },
+        })
+    }
+  }
 
   app.get(
     '/pay/:order_id',
@@ -258,7 +315,9 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
         summary: 'The hosted payment page of an order (its receipt once paid)',
         params: orderParams,
         response: {
-          200: Html('Payment form or receipt'),
+          200: Html(
+            'The order and the button to the provider’s payment page, the processing page, or the receipt',
+          ),
           404: Html('Unknown order'),
           410: Html('Expired order'),
         },
@@ -268,8 +327,10 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
       const page = await checkout.orderPage(request.params.order_id)
       if (!page) return orderNotFound(reply)
       if (page.order.status !== 'created') return renderState(request, reply, page)
-      if (page.order.payments.some((p) => p.status === 'processing')) return inProgress(reply, page, 200)
-      return renderForm(request, reply, page, {})
+      const open = page.order.payments.find((p) => p.status === 'processing' || p.status === 'unknown')
+      if (open)
+        return processing(reply, page, `${config.publicUrl}/pay/${page.order.id}/return?payment=${open.id}`)
+      return renderForm(request, reply, page, { values: { email: page.order.buyer_email ?? undefined } })
     },
   )
 
@@ -280,18 +341,21 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
       preHandler: app.csrfProtection,
       schema: {
         tags,
-        summary: 'Pay an order with the card from the payment form',
-        description: 'An order is paid at most once, whatever the number of concurrent submissions.',
+        summary: 'Start paying an order: sends the buyer to the payment provider’s page',
+        description:
+          'No card details are taken here: the buyer enters them on the provider’s own page. One payment per ' +
+          'order is open at a time; submitting again continues it.',
         params: orderParams,
         body: PayForm,
         response: {
-          303: Redirect('To the receipt, or to the project’s success URL with order_id'),
-          400: Html('A field is invalid; the form again with the reason'),
-          402: Html('The card was declined; the form again with the reason'),
+          303: Redirect('To the provider’s payment page, or to the receipt'),
+          400: Html('The email is invalid'),
+          402: Html('The provider refused the payment'),
           403: Html('The form did not come from this site (CSRF)'),
           404: Html('Unknown order'),
-          409: Html('A payment for the order is already being processed'),
+          409: Html('A payment of the order is being processed'),
           410: Html('Expired order'),
+          503: Html('The provider could not be reached'),
         },
       },
     },
@@ -299,199 +363,138 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
       const page = await checkout.orderPage(request.params.order_id)
       if (!page) return orderNotFound(reply)
       if (page.order.status !== 'created') return renderState(request, reply, page)
-
-      const form = request.body
-      const email = form.email?.trim() ?? ''
-      const values = { email, card_exp: form.card_exp, card_name: form.card_name }
-      const { card, errors } = readCard(form)
-      if (!email) errors.email = 'Enter your email address for the receipt.'
-      else if (!isEmailAddress(email) || email.length > 254) errors.email = 'This email address is not valid.'
-      if (!card || Object.keys(errors).length > 0) {
+      const email = request.body.email?.trim() ?? ''
+      const emailError = !email
+        ? 'Enter your email address for the receipt.'
+        : !isEmailAddress(email) || email.length > 254
+          ? 'This email address is not valid.'
+          : undefined
+      if (emailError) {
         return renderForm(
           request,
           reply,
           page,
           {
-            values,
-            errors,
+            values: { email },
+            errors: { email: emailError },
             error: {
               heading: 'Please check the form.',
-              text: 'Some details need fixing before you can pay.',
+              text: 'Your email address is needed for the receipt.',
             },
           },
           400,
         )
       }
-
-      const result = await checkout.pay(page.order.id, email, card)
+      const result = await services.payments.start(page.order.id, email)
       switch (result.kind) {
-        case 'paid':
-          return reply.redirect(
-            afterPayment(result.order) ?? `${config.publicUrl}/pay/${result.order.order.id}`,
-            303,
+        case 'redirect':
+          return reply.redirect(result.url, 303)
+        case 'in_progress':
+          return processing(
+            reply,
+            page,
+            `${config.publicUrl}/pay/${page.order.id}/return?payment=${result.payment.id}`,
+            409,
           )
-        case 'declined':
+        case 'closed': {
+          const fresh = (await checkout.orderPage(page.order.id)) as OrderPage
+          return renderState(request, reply, fresh)
+        }
+        case 'refused':
+          return renderForm(
+            request,
+            reply,
+            page,
+            { values: { email }, error: { heading: 'This payment cannot be made.', text: result.message } },
+            402,
+          )
+        case 'unavailable':
           return renderForm(
             request,
             reply,
             page,
             {
-              values,
+              values: { email },
               error: {
-                heading: 'Payment declined.',
-                text: `${result.message} (${result.code}) Try another card.`,
+                heading: 'The payment provider could not be reached.',
+                text: 'No money was taken. Please try again in a moment.',
               },
             },
-            402,
+            503,
           )
-        case 'failed':
-          return renderForm(
-            request,
-            reply,
-            page,
-            { values, error: { heading: 'Payment failed.', text: result.message } },
-            502,
-          )
-        case 'in_progress':
-          return inProgress(reply, page, 409)
-        case 'expired':
-          return renderState(request, reply, { ...page, order: { ...page.order, status: 'expired' } })
         case 'not_found':
           return orderNotFound(reply)
       }
     },
   )
 
-  // — The checkout-setup page of the portal API: saves a portal's payment method —
+  const lookedUp =
+    (which: 'refresh' | 'cancel') =>
+    async (
+      request: FastifyRequest<{ Params: { order_id: string }; Querystring: { payment: string } }>,
+      reply: FastifyReply,
+    ) => {
+      const { order_id: orderId } = request.params
+      const paymentId = request.query.payment
+      const payment =
+        which === 'refresh'
+          ? await services.payments.refresh(orderId, paymentId)
+          : await services.payments.cancel(orderId, paymentId)
+      const page = payment ? await checkout.orderPage(orderId) : undefined
+      if (!payment || !page) return orderNotFound(reply)
+      return afterLookup(
+        request,
+        reply,
+        page,
+        payment,
+        `${config.publicUrl}/pay/${orderId}/return?payment=${paymentId}`,
+      )
+    }
 
-  const setupParams = Type.Object({ setup_id: Type.String({ maxLength: 64 }) })
-  const setupNotFound = (reply: FastifyReply) =>
-    message(reply, 404, { heading: 'Page not found', text: 'This setup page does not exist.' })
-  const setupDone = (reply: FastifyReply, backUrl: string, setupId: string) =>
-    sendPage(reply, 'message', {
-      title: 'Payment method saved',
-      sandbox,
-      tone: 'info',
-      heading: 'Payment method saved',
-      text: 'The card is saved for this account.',
-      linkHref: withParams(backUrl, { setup_id: setupId, status: 'saved' }),
-      linkText: 'Continue',
-    })
-
-  const renderSetup = (
-    reply: FastifyReply,
-    setup: NonNullable<Awaited<ReturnType<Services['portals']['setupPage']>>>,
-    state: FormState,
-    status = 200,
-  ) =>
-    sendPage(
-      reply,
-      'setup',
-      {
-        title: `Save a payment method — ${setup.portal_name}`,
-        sandbox,
-        merchantName: setup.merchant_name,
-        projectName: setup.project_name,
-        portalName: setup.portal_name,
-        setupId: setup.id,
-        csrfToken: reply.generateCsrf(),
-        values: state.values ?? {},
-        errors: state.errors ?? {},
-        error: state.error,
-      },
-      { status, formTargets: [originOf(setup.back_url)].filter((o): o is string => Boolean(o)) },
-    )
+  const lookupResponses = {
+    200: Html('The receipt, the processing page, or the payment page again with what happened'),
+    303: Redirect('To where the order sends its buyer after paying'),
+    402: Html('The payment failed'),
+    404: Html('Unknown order or payment'),
+  }
 
   app.get(
-    '/setup/:setup_id',
+    '/pay/:order_id/return',
     {
       config: limited,
       schema: {
         tags,
-        summary: 'The hosted page where a portal saves a payment method',
-        params: setupParams,
-        response: {
-          200: Html('Card form, or that the method was saved'),
-          404: Html('Unknown setup'),
-          410: Html('Expired setup'),
-        },
+        summary: 'Where the provider sends the buyer back: the payment is looked up before anything is shown',
+        params: orderParams,
+        querystring: paymentQuery,
+        response: lookupResponses,
       },
     },
-    async (request, reply) => {
-      const setup = await services.portals.setupPage(request.params.setup_id)
-      if (!setup) return setupNotFound(reply)
-      if (setup.status === 'completed') return setupDone(reply, setup.back_url, setup.id)
-      if (setup.expires_at.getTime() <= services.clock.now().getTime()) {
-        return message(reply, 410, {
-          heading: 'This page has expired',
-          text: 'Ask for a new checkout setup link.',
-        })
-      }
-      return renderSetup(reply, setup, {})
-    },
+    lookedUp('refresh'),
   )
 
-  app.post(
-    '/setup/:setup_id',
+  app.get(
+    '/pay/:order_id/cancel',
     {
       config: limited,
-      preHandler: app.csrfProtection,
       schema: {
         tags,
-        summary: 'Save the card from the setup form as the portal’s payment method',
-        params: setupParams,
-        body: PayForm,
-        response: {
-          303: Redirect('To the back URL with setup_id and status=saved'),
-          400: Html('A field is invalid'),
-          402: Html('The card was declined'),
-          403: Html('The form did not come from this site (CSRF)'),
-          404: Html('Unknown setup'),
-          410: Html('Expired setup'),
-        },
+        summary:
+          'The buyer gave up at the provider: the session is closed there, unless it completed meanwhile',
+        params: orderParams,
+        querystring: paymentQuery,
+        response: lookupResponses,
       },
     },
-    async (request, reply) => {
-      const setup = await services.portals.setupPage(request.params.setup_id)
-      if (!setup) return setupNotFound(reply)
-      const values = { card_exp: request.body.card_exp, card_name: request.body.card_name }
-      const { card, errors } = readCard(request.body)
-      if (!card) {
-        const error = { heading: 'Please check the form.', text: 'Some details need fixing.' }
-        return renderSetup(reply, setup, { values, errors, error }, 400)
-      }
-      const result = await services.portals.completeSetup(setup.id, card)
-      switch (result.kind) {
-        case 'saved':
-        case 'already_completed':
-          return reply.redirect(withParams(result.backUrl, { setup_id: setup.id, status: 'saved' }), 303)
-        case 'declined': {
-          const error = {
-            heading: 'Card declined.',
-            text: `${result.message} (${result.code}) Try another card.`,
-          }
-          return renderSetup(reply, setup, { values, error }, 402)
-        }
-        case 'expired':
-          return message(reply, 410, {
-            heading: 'This page has expired',
-            text: 'Ask for a new checkout setup link.',
-          })
-        case 'not_found':
-          return setupNotFound(reply)
-      }
-    },
+    lookedUp('cancel'),
   )
+
+  await setupPages(app, { services, message, limited })
 }
 
 /** Where a paid order sends its buyer: a portal order's back URL, else the project's success URL. */
-function returnUrl(page: OrderPage): string | null {
-  return page.order.back_url ?? page.successUrl
-}
-
 function afterPayment(page: OrderPage): string | null {
-  if (page.order.back_url)
-    return withParams(page.order.back_url, { order_id: page.order.id, status: page.order.status })
+  if (page.order.back_url) return withParams(page.order.back_url, { order_id: page.order.id, status: 'paid' })
   return page.successUrl ? withParams(page.successUrl, { order_id: page.order.id }) : null
 }
 
@@ -522,11 +525,4 @@ function headerValue(request: FastifyRequest, name: string): string | undefined 
 
 function capitalize(word: string): string {
   return word.charAt(0).toUpperCase() + word.slice(1)
-}
-
-/** Adds query parameters to a URL, keeping those it has. */
-export function withParams(url: string, params: Record<string, string>): string {
-  const target = new URL(url)
-  for (const [key, value] of Object.entries(params)) target.searchParams.set(key, value)
-  return target.toString()
 }

@@ -1,24 +1,19 @@
-// The buyer's side: opening a public paylink (a visit and an order) and paying an order exactly once.
+// The buyer's side: opening a public paylink (a visit and an order), and the order as its pages show it.
 
 import type { Insertable } from 'kysely'
 import { LRUCache } from 'lru-cache'
 import type { Db } from '../../lib/db.js'
 import { GroupCommitter } from '../../lib/group-commit.js'
-import { newPrefixedId } from '../../lib/ids.js'
-import type { Logger } from '../../lib/logger.js'
-import { isUniqueViolation } from '../../lib/pg-errors.js'
 import type { OrderItemRow, OrderRow, VisitsTable } from '../../lib/schema.js'
 import { installationSecret } from '../../lib/secrets.js'
 import type { Clock } from '../../lib/time.js'
-import { recordPayment, recordVisits } from '../analytics/rollup.js'
+import { recordVisits } from '../analytics/rollup.js'
 import { type VisitFacts, type VisitSource, visitFacts } from '../analytics/visits.js'
-import * as orderRepo from '../orders/repo.js'
-import { STALE_FAILURE_CODE } from '../orders/repo.js'
 import type { OrderDetail } from '../orders/schemas.js'
 import type { OrderService } from '../orders/service.js'
 import { isExpired } from '../paylinks/schemas.js'
+import type { ProjectDescription, ProviderAccounts } from '../payments/accounts.js'
 import { emitEvents } from '../webhooks/events.js'
-import type { CardInput, PaymentProvider } from './provider.js'
 
 /** What the public paylink path needs of a link, cached briefly in process. */
 interface PublicLink {
@@ -53,15 +48,10 @@ export type OpenResult =
 export interface OrderPage extends Storefront {
   order: OrderDetail
   successUrl: string | null
+  provider: ProjectDescription
 }
 
-export type PayResult =
-  | { kind: 'paid'; order: OrderPage }
-  | { kind: 'declined'; code: string; message: string }
-  | { kind: 'expired' }
-  | { kind: 'in_progress' }
-  | { kind: 'failed'; message: string }
-  | { kind: 'not_found' }
+const ORDER_ID = /^ord_[0-9a-f]{24}$/
 
 export class CheckoutService {
   private visitorSecret: Promise<string> | undefined
@@ -72,8 +62,7 @@ export class CheckoutService {
     private readonly db: Db,
     private readonly clock: Clock,
     private readonly orders: OrderService,
-    readonly provider: PaymentProvider,
-    private readonly logger: Logger,
+    private readonly accounts: ProviderAccounts,
     /** Batches written at once: one on the embedded database's single connection, a few on PostgreSQL. */
     writeConcurrency = 1,
   ) {
@@ -238,15 +227,16 @@ export class CheckoutService {
     }
   }
 
-  /** The order with what its pages show; expires it first when its time is up. */
+  /** The order with what its pages show; expires it first when its time is up and no payment holds it. */
   async orderPage(orderId: string): Promise<OrderPage | undefined> {
-    let order = await orderRepo.findOrder(this.db, orderId)
+    if (!ORDER_ID.test(orderId)) return undefined
+    let order = await this.orders.detail(this.db, orderId)
     if (!order) return undefined
     const now = this.clock.now()
     if (order.status === 'created' && order.expires_at.getTime() <= now.getTime()) {
       // Only this order: sweeping everyone's due orders is the sweeper's work, not a page view's.
       await this.db.transaction().execute((tx) => this.orders.expireOrder(tx, orderId, now))
-      order = (await orderRepo.findOrder(this.db, orderId)) as OrderDetail
+      order = (await this.orders.detail(this.db, orderId)) as OrderDetail
     }
     const names = await this.db
       .selectFrom('projects')
@@ -259,194 +249,8 @@ export class CheckoutService {
       merchantName: names.merchant_name,
       projectName: names.project_name,
       successUrl: names.success_url,
+      provider: await this.accounts.describeProject(order.project_id),
     }
-  }
-
-  /**
-   * Pays an order at most once. Three steps: claim the order with a `processing` attempt (the unique
-   * index admits one live attempt per order, so concurrent submits cannot both reach the provider),
-   * call the provider outside any transaction, then settle the attempt and the order together.
-   */
-  async pay(orderId: string, email: string, card: CardInput): Promise<PayResult> {
-    const now = this.clock.now()
-    const paymentId = newPrefixedId('pay')
-    // Nothing inside the transaction may use this.db: PGlite has one connection, which the transaction holds.
-    let claim:
-      | { kind: 'claimed'; order: OrderRow }
-      | { kind: 'already_paid' }
-      | { kind: 'not_found' }
-      | { kind: 'expired' }
-      | { kind: 'in_progress' }
-    try {
-      claim = await this.db.transaction().execute(async (tx) => {
-        const order = await orderRepo.lockOrder(tx, orderId)
-        if (!order) return { kind: 'not_found' as const }
-        if (order.status === 'paid') return { kind: 'already_paid' as const }
-        if (order.status === 'expired') return { kind: 'expired' as const }
-        if (order.expires_at.getTime() <= now.getTime()) {
-          // A payment in flight holds a due order open until it settles: it is never expired under it.
-          if (await this.orders.expireOrder(tx, orderId, now)) return { kind: 'expired' as const }
-          return { kind: 'in_progress' as const }
-        }
-        await tx
-          .insertInto('payments')
-          .values({
-            id: paymentId,
-            order_id: orderId,
-            status: 'processing',
-            provider: this.provider.name,
-            provider_ref: null,
-            amount: order.total_amount,
-            currency: order.currency,
-            card_brand: null,
-            card_last4: null,
-            card_exp_month: null,
-            card_exp_year: null,
-            failure_code: null,
-            failure_message: null,
-            created_at: now,
-            updated_at: now,
-          })
-          .execute()
-        await tx
-          .updateTable('orders')
-          .set({ buyer_email: email, updated_at: now })
-          .where('id', '=', orderId)
-          .execute()
-        return { kind: 'claimed' as const, order }
-      })
-    } catch (error) {
-      if (isUniqueViolation(error, 'payments_one_live_attempt_per_order')) return this.afterConflict(orderId)
-      throw error
-    }
-    if (claim.kind === 'already_paid')
-      return { kind: 'paid', order: (await this.orderPage(orderId)) as OrderPage }
-    if (claim.kind !== 'claimed') return claim
-
-    const { order } = claim
-    let outcome: Awaited<ReturnType<PaymentProvider['charge']>>
-    try {
-      outcome = await this.provider.charge({
-        paymentId,
-        amount: order.total_amount,
-        currency: order.currency,
-        description: `Order ${order.id}`,
-        card,
-      })
-    } catch (error) {
-      await this.settleFailure(
-        orderId,
-        paymentId,
-        'provider_error',
-        'The payment could not be processed. No charge was made.',
-      )
-      return {
-        kind: 'failed',
-        message: `The payment could not be processed (${(error as Error).message}). No charge was made.`,
-      }
-    }
-
-    const settledAt = this.clock.now()
-    const cardColumns = {
-      card_brand: outcome.card.brand,
-      card_last4: outcome.card.last4,
-      card_exp_month: outcome.card.expMonth,
-      card_exp_year: outcome.card.expYear,
-      updated_at: settledAt,
-    }
-    if (outcome.status === 'declined') {
-      await this.db.transaction().execute(async (tx) => {
-        await tx
-          .updateTable('payments')
-          .set({
-            ...cardColumns,
-            status: 'failed',
-            failure_code: outcome.code,
-            failure_message: outcome.message,
-          })
-          .where('id', '=', paymentId)
-          .execute()
-        await this.orders.emit(tx, 'order.payment_failed', orderId)
-      })
-      return { kind: 'declined', code: outcome.code, message: outcome.message }
-    }
-    // Locks are taken order first, then payment, as in the claim: the reverse order deadlocks with a
-    // concurrent claim that holds the order and waits on this attempt's row in the unique index.
-    const recorded = await this.db
-      .transaction()
-      .execute(async (tx) => {
-        await orderRepo.lockOrder(tx, orderId)
-        // A success is never lost. The attempt in flight kept the order open; only when the attempt was
-        // given up as lost (the sweep's stale cutoff) can the order have expired meanwhile, and then the
-        // money taken pays it: the order becomes paid after all.
-        const payment = await tx
-          .updateTable('payments')
-          .set({
-            ...cardColumns,
-            status: 'succeeded',
-            provider_ref: outcome.reference,
-            failure_code: null,
-            failure_message: null,
-          })
-          .where('id', '=', paymentId)
-          .where((eb) =>
-            eb.or([
-              eb('status', '=', 'processing'),
-              eb.and([eb('status', '=', 'failed'), eb('failure_code', '=', STALE_FAILURE_CODE)]),
-            ]),
-          )
-          .returning('id')
-          .executeTakeFirst()
-        if (!payment) return false
-        const paid = await tx
-          .updateTable('orders')
-          .set({ status: 'paid', paid_at: settledAt, updated_at: settledAt })
-          .where('id', '=', orderId)
-          .where('status', 'in', ['created', 'expired'])
-          .returningAll()
-          .executeTakeFirst()
-        if (!paid) return false
-        await recordPayment(tx, paid)
-        await this.orders.emit(tx, 'order.paid', orderId)
-        return true
-      })
-      .catch((error: unknown) => {
-        // Another attempt paid the order after this one was given up as lost: the unique index refuses a
-        // second success. The charge is real and must be refunded by hand; say so loudly.
-        if (isUniqueViolation(error, 'payments_one_live_attempt_per_order')) return false
-        throw error
-      })
-    if (!recorded) {
-      this.logger.error(
-        { order: orderId, payment: paymentId, provider_ref: outcome.reference },
-        'a payment succeeded at the provider but the order was already settled; refund it at the provider',
-      )
-    }
-    return { kind: 'paid', order: (await this.orderPage(orderId)) as OrderPage }
-  }
-
-  private async settleFailure(
-    orderId: string,
-    paymentId: string,
-    code: string,
-    message: string,
-  ): Promise<void> {
-    await this.db.transaction().execute(async (tx) => {
-      await tx
-        .updateTable('payments')
-        .set({ status: 'failed', failure_code: code, failure_message: message, updated_at: this.clock.now() })
-        .where('id', '=', paymentId)
-        .where('status', '=', 'processing')
-        .execute()
-      await this.orders.emit(tx, 'order.payment_failed', orderId)
-    })
-  }
-
-  /** Another attempt holds the order: it is either paid already or still being processed. */
-  private async afterConflict(orderId: string): Promise<PayResult> {
-    const page = await this.orderPage(orderId)
-    if (page?.order.status === 'paid') return { kind: 'paid', order: page }
-    return { kind: 'in_progress' }
   }
 
   private secret(): Promise<string> {

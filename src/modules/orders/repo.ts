@@ -1,6 +1,7 @@
 import { type ExpressionBuilder, sql } from 'kysely'
 import { type Executor, pageWithTotal } from '../../lib/db.js'
 import type { DB, OrderItemRow, OrderRow } from '../../lib/schema.js'
+import { moneyOf, OPEN_PAYMENT_STATUSES } from '../payments/repo.js'
 import type { ListOrdersQuery, OrderDetail } from './schemas.js'
 
 export async function insertOrder(db: Executor, order: OrderRow, items: OrderItemRow[]): Promise<void> {
@@ -11,7 +12,7 @@ export async function insertOrder(db: Executor, order: OrderRow, items: OrderIte
 async function withDetails(db: Executor, orders: OrderRow[]): Promise<OrderDetail[]> {
   if (orders.length === 0) return []
   const ids = orders.map((o) => o.id)
-  const [items, payments] = await Promise.all([
+  const [items, money] = await Promise.all([
     db
       .selectFrom('order_items')
       .selectAll()
@@ -19,18 +20,14 @@ async function withDetails(db: Executor, orders: OrderRow[]): Promise<OrderDetai
       .orderBy('order_id')
       .orderBy('position')
       .execute(),
-    db
-      .selectFrom('payments')
-      .selectAll()
-      .where('order_id', 'in', ids)
-      .orderBy('created_at')
-      .orderBy('id')
-      .execute(),
+    moneyOf(db, ids),
   ])
   return orders.map((o) => ({
     ...o,
     items: items.filter((i) => i.order_id === o.id),
-    payments: payments.filter((p) => p.order_id === o.id),
+    payments: money.payments.filter((p) => p.order_id === o.id),
+    refunds: money.refunds.filter((r) => r.order_id === o.id),
+    disputes: money.disputes.filter((d) => d.order_id === o.id),
   }))
 }
 
@@ -72,20 +69,20 @@ export async function listOrders(
   return { rows: await withDetails(db, rows), total }
 }
 
-/** The order's payment attempt in flight, if any: an order with one is never expired by the clock. */
-export function paymentInFlight(
+/** The order's open payment, if any: an order with one is never expired by the clock. */
+export function openPayment(
   selectFrom: ExpressionBuilder<DB, 'orders'>['selectFrom'],
   orderId: 'orders.id' | 'o.id',
 ) {
   return selectFrom('payments as p')
     .select('p.id')
     .whereRef('p.order_id', '=', sql.ref(orderId))
-    .where('p.status', '=', 'processing')
+    .where('p.status', 'in', OPEN_PAYMENT_STATUSES)
 }
 
 /**
  * Expires open orders whose time is up, a batch at a time; SKIP LOCKED lets every instance run this at
- * once without waiting on each other, and an order with a payment in flight is left to that payment.
+ * once without waiting on each other, and an order with an open payment is left to that payment.
  */
 export async function expireDueOrders(db: Executor, now: Date, batch = 500): Promise<string[]> {
   const rows = await db
@@ -97,7 +94,7 @@ export async function expireDueOrders(db: Executor, now: Date, batch = 500): Pro
         .select('o.id')
         .where('o.status', '=', 'created')
         .where('o.expires_at', '<=', now)
-        .where(({ not, exists, selectFrom }) => not(exists(paymentInFlight(selectFrom, 'o.id'))))
+        .where(({ not, exists, selectFrom }) => not(exists(openPayment(selectFrom, 'o.id'))))
         .orderBy('o.expires_at')
         .limit(batch)
         .forUpdate()
@@ -107,23 +104,4 @@ export async function expireDueOrders(db: Executor, now: Date, batch = 500): Pro
     .returning('id')
     .execute()
   return rows.map((r) => r.id)
-}
-
-/** The failure code of an attempt given up as lost; a late success at the provider still settles it. */
-export const STALE_FAILURE_CODE = 'processing_timeout'
-
-/** A payment attempt stuck in `processing` (its process died mid-call) is closed as failed. */
-export async function failStalePayments(db: Executor, olderThan: Date, now: Date): Promise<number> {
-  const result = await db
-    .updateTable('payments')
-    .set({
-      status: 'failed',
-      failure_code: STALE_FAILURE_CODE,
-      failure_message: 'The payment did not complete; no charge was confirmed.',
-      updated_at: now,
-    })
-    .where('status', '=', 'processing')
-    .where('updated_at', '<', olderThan)
-    .executeTakeFirst()
-  return Number(result.numUpdatedRows)
 }

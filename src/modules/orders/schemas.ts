@@ -1,17 +1,33 @@
 import { type Static, Type } from 'typebox'
 import { IsoDateTime, ObjectId, PageOf, PaylinkId } from '../../lib/http.js'
-import type { OrderItemRow, OrderRow, PaymentRow } from '../../lib/schema.js'
+import type { DisputeRow, OrderItemRow, OrderRow, PaymentRow, RefundRow } from '../../lib/schema.js'
+import {
+  DisputeView,
+  disputeView,
+  PaymentView,
+  paymentView,
+  RefundView,
+  refundView,
+} from '../payments/schemas.js'
 
 export const ORDER_ID_PATTERN = '^ord_[0-9a-f]{24}$'
 export const OrderId = Type.String({
   pattern: ORDER_ID_PATTERN,
   'x-error': 'must be an order id (ord_ and 24 hex)',
 })
-export const OrderStatus = Type.Union([
-  Type.Literal('created'),
-  Type.Literal('paid'),
-  Type.Literal('expired'),
-])
+export const ORDER_STATUSES = [
+  'created',
+  'paid',
+  'partially_refunded',
+  'refunded',
+  'disputed',
+  'expired',
+] as const
+export const OrderStatus = Type.Enum([...ORDER_STATUSES], {
+  description:
+    'created: waiting for its payment; paid; partially_refunded / refunded: money came back; disputed: ' +
+    'a dispute is open or was lost; expired: not paid in time',
+})
 
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()])
 
@@ -47,19 +63,13 @@ export const Order = Type.Object(
     country: Nullable(Type.String()),
     buyer_email: Nullable(Type.String()),
     payment_url: Type.String({ description: 'The hosted payment page of the order' }),
-    payments: Type.Array(
-      Type.Object({
-        id: Type.String(),
-        status: Type.String(),
-        provider: Type.String(),
-        card_brand: Nullable(Type.String()),
-        card_last4: Nullable(Type.String()),
-        failure_code: Nullable(Type.String()),
-        failure_message: Nullable(Type.String()),
-        created_at: IsoDateTime,
-      }),
-      { description: 'Payment attempts, failed ones included, oldest first' },
-    ),
+    amount_refunded: Type.Integer({
+      description: 'In minor units: refunds of the payment that paid the order',
+    }),
+    livemode: Type.Boolean({ description: 'False when the order was paid (or is to be paid) in test mode' }),
+    payments: Type.Array(PaymentView, { description: 'Payments, failed ones included, oldest first' }),
+    refunds: Type.Array(RefundView, { description: 'Refunds, oldest first' }),
+    disputes: Type.Array(DisputeView, { description: 'Disputes, oldest first' }),
     created_at: IsoDateTime,
     updated_at: IsoDateTime,
     expires_at: IsoDateTime,
@@ -84,6 +94,8 @@ export const OrderList = PageOf('orders', Type.Ref('Order'))
 export interface OrderDetail extends OrderRow {
   items: OrderItemRow[]
   payments: PaymentRow[]
+  refunds: RefundRow[]
+  disputes: DisputeRow[]
 }
 
 export function orderView(order: OrderDetail, publicUrl: string): Order {
@@ -110,16 +122,11 @@ export function orderView(order: OrderDetail, publicUrl: string): Order {
     country: order.country,
     buyer_email: order.buyer_email,
     payment_url: `${publicUrl}/pay/${order.id}`,
-    payments: order.payments.map((p) => ({
-      id: p.id,
-      status: p.status,
-      provider: p.provider,
-      card_brand: p.card_brand,
-      card_last4: p.card_last4,
-      failure_code: p.failure_code,
-      failure_message: p.failure_message,
-      created_at: p.created_at.toISOString(),
-    })),
+    amount_refunded: order.amount_refunded,
+    livemode: order.payments.some((p) => p.livemode),
+    payments: order.payments.map(paymentView),
+    refunds: order.refunds.map(refundView),
+    disputes: order.disputes.map(disputeView),
     created_at: order.created_at.toISOString(),
     updated_at: order.updated_at.toISOString(),
     expires_at: order.expires_at.toISOString(),

@@ -1,16 +1,17 @@
 // Orders: what a buyer is asked to pay, with its items priced when the order was made.
 import type { Config } from '../../lib/config.js'
-import type { Db, Executor } from '../../lib/db.js'
+import type { Db, Executor, Tx } from '../../lib/db.js'
 import { AppError } from '../../lib/errors.js'
 import { newPrefixedId } from '../../lib/ids.js'
 import { sumAmounts } from '../../lib/money.js'
-import type { OrderItemRow, OrderRow } from '../../lib/schema.js'
+import type { OrderItemRow, OrderRow, OrderStatus } from '../../lib/schema.js'
 import type { Clock } from '../../lib/time.js'
+import { recordPayment, recordRefund } from '../analytics/rollup.js'
 import { emitEvent, type NewEvent } from '../webhooks/events.js'
 import * as repo from './repo.js'
 import { type ListOrdersQuery, type OrderDetail, orderView } from './schemas.js'
 
-export type OrderEventType = 'order.created' | 'order.paid' | 'order.payment_failed' | 'order.expired'
+export type OrderEventType = 'order.created' | 'order.paid' | 'order.expired'
 
 export interface NewOrder {
   merchantId: string
@@ -29,9 +30,6 @@ export interface NewOrder {
       }
     | { portalId: string; backUrl: string }
 }
-
-/** A payment attempt still `processing` after this long is considered lost. */
-const STALE_PAYMENT_MS = 10 * 60 * 1000
 
 export class OrderService {
   constructor(
@@ -78,8 +76,15 @@ export class OrderService {
       updated_at: now,
       expires_at: this.expiryFrom(now),
       paid_at: null,
+      payment_id: null,
+      amount_refunded: 0,
     }
     return { order, items }
+  }
+
+  /** An order with its items and money, whoever it belongs to (the buyer's pages, the payments module). */
+  detail(db: Executor, id: string): Promise<OrderDetail | undefined> {
+    return repo.findOrder(db, id)
   }
 
   async get(merchantId: string, id: string): Promise<OrderDetail> {
@@ -98,7 +103,10 @@ export class OrderService {
 
   /** The order.created event of a new order, built from its rows without reading them back. */
   createdEvent(order: OrderRow, items: OrderItemRow[]): NewEvent {
-    const data = orderView({ ...order, items, payments: [] }, this.config.publicUrl)
+    const data = orderView(
+      { ...order, items, payments: [], refunds: [], disputes: [] },
+      this.config.publicUrl,
+    )
     return { merchantId: order.merchant_id, type: 'order.created', data, at: order.created_at }
   }
 
@@ -110,9 +118,62 @@ export class OrderService {
     await emitEvent(tx, { merchantId: detail.merchant_id, type, data, at: this.clock.now() })
   }
 
+  /** Locks an order row for the caller's transaction: every writer of an order's money locks it first. */
+  lock(tx: Executor, orderId: string): Promise<OrderRow | undefined> {
+    return repo.lockOrder(tx, orderId)
+  }
+
+  /** Marks an open order paid by a payment, counts it and announces it; false if it was not open. */
+  async markPaid(tx: Tx, orderId: string, paymentId: string, at: Date): Promise<boolean> {
+    const paid = await tx
+      .updateTable('orders')
+      .set({ status: 'paid', paid_at: at, payment_id: paymentId, updated_at: at })
+      .where('id', '=', orderId)
+      .where('status', '=', 'created')
+      .returningAll()
+      .executeTakeFirst()
+    if (!paid) return false
+    await recordPayment(tx, paid)
+    await this.emit(tx, 'order.paid', orderId)
+    return true
+  }
+
+  /**
+   * Sets a paid order's state from what came back of its payment: disputed while a dispute is open or
+   * was lost, else refunded, partially refunded or paid by the amount refunded. Counts the change in
+   * refunds in the statistics. Undefined when the order was never paid by this payment.
+   */
+  async settleMoney(
+    tx: Tx,
+    orderId: string,
+    money: { paymentId: string; refunded: number; disputed: boolean },
+    at: Date,
+  ): Promise<{ before: OrderRow; after: OrderRow } | undefined> {
+    const before = await repo.lockOrder(tx, orderId)
+    if (!before || before.payment_id !== money.paymentId) return undefined
+    const status: OrderStatus = money.disputed
+      ? 'disputed'
+      : money.refunded >= before.total_amount
+        ? 'refunded'
+        : money.refunded > 0
+          ? 'partially_refunded'
+          : 'paid'
+    if (status === before.status && money.refunded === before.amount_refunded)
+      return { before, after: before }
+    const after = await tx
+      .updateTable('orders')
+      .set({ status, amount_refunded: money.refunded, updated_at: at })
+      .where('id', '=', orderId)
+      .returningAll()
+      .executeTakeFirstOrThrow()
+    const delta = after.amount_refunded - before.amount_refunded
+    if (delta !== 0) await recordRefund(tx, after, delta)
+    return { before, after }
+  }
+
   /**
    * Expires one open, due order and announces it, inside the caller's transaction; false if it was not
-   * open, not due, or has a payment in flight: that payment decides the order, not the clock.
+   * open, not due, or has an open payment: that payment decides the order, not the clock.
    */
   async expireOrder(tx: Executor, orderId: string, now: Date): Promise<boolean> {
     const expired = await tx
@@ -121,7 +182,7 @@ export class OrderService {
       .where('id', '=', orderId)
       .where('status', '=', 'created')
       .where('expires_at', '<=', now)
-      .where(({ not, exists, selectFrom }) => not(exists(repo.paymentInFlight(selectFrom, 'orders.id'))))
+      .where(({ not, exists, selectFrom }) => not(exists(repo.openPayment(selectFrom, 'orders.id'))))
       .returning('id')
       .executeTakeFirst()
     if (expired) await this.emit(tx, 'order.expired', orderId)
@@ -135,22 +196,5 @@ export class OrderService {
       for (const id of ids) await this.emit(tx, 'order.expired', id)
       return ids
     })
-  }
-
-  /** One sweep of the expiry job: closes lost payment attempts, then expires due orders. */
-  async sweep(): Promise<{ expired: string[]; stalePayments: number }> {
-    const now = this.clock.now()
-    const stalePayments = await repo.failStalePayments(
-      this.db,
-      new Date(now.getTime() - STALE_PAYMENT_MS),
-      now,
-    )
-    const expired: string[] = []
-    for (;;) {
-      const batch = await this.expireDue()
-      expired.push(...batch)
-      if (batch.length < 500) break
-    }
-    return { expired, stalePayments }
   }
 }

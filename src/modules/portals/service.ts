@@ -2,17 +2,19 @@
 // and checkout-setup pages that save a payment method.
 import { randomBytes } from 'node:crypto'
 import type { Config } from '../../lib/config.js'
-import { type Db, pageWithTotal, softDelete, touchLastUsed } from '../../lib/db.js'
+import { type Db, pageWithTotal, softDelete, type Tx, touchLastUsed } from '../../lib/db.js'
 import { AppError, invalid } from '../../lib/errors.js'
 import { newPrefixedId } from '../../lib/ids.js'
 import { hashesEqual, hashKey } from '../../lib/keys.js'
 import type { Logger } from '../../lib/logger.js'
 import type { Mailer } from '../../lib/mailer.js'
-import type { PaymentRequestRow, PortalKeyRow, PortalRow } from '../../lib/schema.js'
+import type { CheckoutSetupRow, PaymentRequestRow, PortalKeyRow, PortalRow } from '../../lib/schema.js'
 import type { Clock } from '../../lib/time.js'
-import type { CardInput, PaymentProvider } from '../checkout/provider.js'
 import * as orderRepo from '../orders/repo.js'
 import type { OrderService } from '../orders/service.js'
+import type { ProjectDescription, ProviderAccounts } from '../payments/accounts.js'
+import { ProviderError, type ProviderUpdate, type SetupSnapshot } from '../payments/provider.js'
+import type { Applied } from '../payments/settle.js'
 import type { ProjectService } from '../projects/service.js'
 import { emitEvent } from '../webhooks/events.js'
 import * as repo from './repo.js'
@@ -21,6 +23,16 @@ import { type CreatePortalBody, paymentMethodView, paymentRequestView } from './
 const PORTAL_KEY = /^sk-[0-9a-f]{64}$/
 const SETUP_TTL_MS = 24 * 60 * 60 * 1000
 const MAX_QUANTITY = 100_000
+
+/** A checkout setup with what its page shows. */
+export interface SetupPage extends CheckoutSetupRow {
+  portal_name: string
+  merchant_id: string
+  project_id: string
+  project_name: string
+  merchant_name: string
+  provider: ProjectDescription
+}
 
 export interface PortalPrincipal {
   keyId: string
@@ -59,7 +71,7 @@ export class PortalService {
     private readonly orders: OrderService,
     private readonly mailer: Mailer,
     private readonly logger: Logger,
-    private readonly provider: PaymentProvider,
+    private readonly accounts: ProviderAccounts,
   ) {}
 
   // — Admin side —
@@ -328,8 +340,9 @@ export class PortalService {
   // — The checkout-setup page —
 
   /** A setup session with the names its page shows, or undefined when there is none. */
-  async setupPage(id: string) {
-    return this.db
+  async setupPage(id: string): Promise<SetupPage | undefined> {
+    if (!/^cs_[0-9a-f]{24}$/.test(id)) return undefined
+    const row = await this.db
       .selectFrom('checkout_setups')
       .innerJoin('portals', 'portals.id', 'checkout_setups.portal_id')
       .innerJoin('projects', 'projects.id', 'portals.project_id')
@@ -338,75 +351,174 @@ export class PortalService {
       .select([
         'portals.name as portal_name',
         'portals.merchant_id',
+        'portals.project_id',
         'projects.name as project_name',
         'merchants.name as merchant_name',
       ])
       .where('checkout_setups.id', '=', id)
       .where('portals.deleted_at', 'is', null)
       .executeTakeFirst()
+    if (!row) return undefined
+    return { ...row, provider: await this.accounts.describeProject(row.project_id) }
   }
 
   /**
-   * Saves the card as the portal's payment method: the provider call happens outside the transaction
-   * (with the setup id as idempotency key), then the session is completed once, under its row lock.
+   * Sends the portal to its provider's page to enter the card: the open session again while it is open,
+   * else a new one (each with its own reference, so that a declined attempt is not answered again).
    */
-  async completeSetup(
+  async startSetupSession(
     id: string,
-    card: CardInput,
   ): Promise<
-    | { kind: 'saved' | 'already_completed'; backUrl: string }
-    | { kind: 'declined'; code: string; message: string }
+    | { kind: 'redirect'; url: string }
+    | { kind: 'completed'; setup: SetupPage }
+    | { kind: 'refused' | 'unavailable'; setup: SetupPage; message: string }
     | { kind: 'expired' | 'not_found' }
   > {
     const setup = await this.setupPage(id)
     if (!setup) return { kind: 'not_found' }
-    if (setup.status === 'completed') return { kind: 'already_completed', backUrl: setup.back_url }
-    if (setup.expires_at.getTime() <= this.clock.now().getTime()) return { kind: 'expired' }
-    const result = await this.provider.saveCard(card, id)
-    if (result.status === 'declined' || !result.reference) {
-      return {
-        kind: 'declined',
-        code: result.code ?? 'card_declined',
-        message: result.message ?? 'The card was declined.',
-      }
-    }
-    const reference = result.reference
+    if (setup.status === 'completed') return { kind: 'completed', setup }
     const now = this.clock.now()
-    const saved = await this.db.transaction().execute(async (tx) => {
-      const open = await tx
-        .selectFrom('checkout_setups')
-        .select('id')
-        .where('id', '=', id)
-        .where('status', '=', 'open')
-        .forUpdate()
-        .executeTakeFirst()
-      if (!open) return false
-      const method = {
-        id: newPrefixedId('pm'),
-        portal_id: setup.portal_id,
-        setup_id: id,
-        provider: this.provider.name,
-        provider_ref: reference,
-        card_brand: result.card.brand,
-        card_last4: result.card.last4,
-        card_exp_month: result.card.expMonth,
-        card_exp_year: result.card.expYear,
-        created_at: now,
+    if (setup.expires_at.getTime() <= now.getTime()) return { kind: 'expired' }
+    const bound = await this.accounts.forProject(this.db, setup.project_id)
+    try {
+      if (setup.provider_ref && setup.redirect_url && setup.provider_account_id === bound.account.id) {
+        const current = await bound.provider.retrieveSetup(bound.account, {
+          reference: setup.id,
+          providerRef: setup.provider_ref,
+        })
+        if (current.status === 'pending') return { kind: 'redirect', url: setup.redirect_url }
+        if (current.status === 'succeeded') {
+          const applied = await this.db.transaction().execute((tx) =>
+            this.applySetup(
+              tx,
+              bound.account.id,
+              {
+                kind: 'setup',
+                reference: setup.id,
+                providerRef: setup.provider_ref as string,
+                snapshot: current,
+              },
+              now,
+            ),
+          )
+          if (applied === 'applied') return { kind: 'completed', setup: { ...setup, status: 'completed' } }
+        }
       }
-      await repo.savePaymentMethod(tx, method)
-      await emitEvent(tx, {
-        merchantId: setup.merchant_id,
-        type: 'portal.payment_method.saved',
-        data: paymentMethodView({ ...method, detached_at: null }),
-        at: now,
+      const started = await bound.provider.startSetup(bound.account, {
+        reference: `${setup.id}.${randomBytes(4).toString('hex')}`,
+        email: null,
+        description: `Payment method for ${setup.portal_name}`,
+        returnUrl: `${this.config.publicUrl}/setup/${setup.id}/return`,
+        cancelUrl: `${this.config.publicUrl}/setup/${setup.id}/return`,
+        expiresAt: setup.expires_at,
       })
-      await tx
+      await this.db
         .updateTable('checkout_setups')
-        .set({ status: 'completed', completed_at: now })
-        .where('id', '=', id)
+        .set({
+          provider_account_id: bound.account.id,
+          provider_ref: started.providerRef,
+          redirect_url: started.redirectUrl,
+        })
+        .where('id', '=', setup.id)
+        .where('status', '=', 'open')
         .execute()
-      return true
+      return { kind: 'redirect', url: started.redirectUrl }
+    } catch (error) {
+      if (!(error instanceof ProviderError)) throw error
+      this.logger.warn({ err: error, setup: setup.id }, 'checkout setup: provider call failed')
+      return error.kind === 'unavailable'
+        ? { kind: 'unavailable', setup, message: 'Nothing was saved. Please try again in a moment.' }
+        : { kind: 'refused', setup, message: error.message }
+    }
+  }
+
+  /** The setup on the portal's return: looked up at the provider and applied before anything is shown. */
+  async refreshSetup(
+    id: string,
+  ): Promise<{ setup: SetupPage; snapshot: SetupSnapshot | undefined } | undefined> {
+    const setup = await this.setupPage(id)
+    if (!setup) return undefined
+    if (setup.status === 'completed' || !setup.provider_ref || !setup.provider_account_id)
+      return { setup, snapshot: undefined }
+    const bound = await this.accounts.byId(this.db, setup.provider_account_id)
+    if (!bound) return { setup, snapshot: undefined }
+    let snapshot: SetupSnapshot
+    try {
+      snapshot = await bound.provider.retrieveSetup(bound.account, {
+        reference: setup.id,
+        providerRef: setup.provider_ref,
+      })
+    } catch (error) {
+      if (!(error instanceof ProviderError)) throw error
+      return { setup, snapshot: undefined }
+    }
+    const ref = setup.provider_ref
+    await this.db
+      .transaction()
+      .execute((tx) =>
+        this.applySetup(
+          tx,
+          bound.account.id,
+          { kind: 'setup', reference: setup.id, providerRef: ref, snapshot },
+          this.clock.now(),
+        ),
+      )
+    return { setup: (await this.setupPage(id)) as SetupPage, snapshot }
+  }
+
+  /**
+   * Applies what a provider says of a setup, inside the caller's transaction (an event, or the return):
+   * a saved card completes the setup once, under its row lock; anything else leaves it open.
+   */
+  async applySetup(
+    tx: Tx,
+    accountId: string,
+    update: Extract<ProviderUpdate, { kind: 'setup' }>,
+    now: Date,
+  ): Promise<Applied> {
+    const setupId = update.reference?.split('.')[0]
+    if (!setupId) return 'ignored'
+    const setup = await tx
+      .selectFrom('checkout_setups')
+      .innerJoin('portals', 'portals.id', 'checkout_setups.portal_id')
+      .select([
+        'checkout_setups.id',
+        'checkout_setups.status',
+        'checkout_setups.portal_id',
+        'portals.merchant_id',
+      ])
+      .where('checkout_setups.id', '=', setupId)
+      .where('checkout_setups.provider_account_id', '=', accountId)
+      .forUpdate('checkout_setups')
+      .executeTakeFirst()
+    if (setup?.status !== 'open') return 'ignored'
+    const method = update.snapshot.status === 'succeeded' ? update.snapshot.method : undefined
+    if (!method) return 'ignored'
+    const row = {
+      id: newPrefixedId('pm'),
+      portal_id: setup.portal_id,
+      setup_id: setup.id,
+      provider: (await this.accounts.byId(tx, accountId))?.account.provider ?? 'sandbox',
+      provider_account_id: accountId,
+      provider_ref: method.providerRef,
+      card_brand: method.card.brand,
+      card_last4: method.card.last4,
+      card_exp_month: method.card.expMonth,
+      card_exp_year: method.card.expYear,
+      created_at: now,
+    }
+    await repo.savePaymentMethod(tx, row)
+    await emitEvent(tx, {
+      merchantId: setup.merchant_id,
+      type: 'portal.payment_method.saved',
+      data: paymentMethodView({ ...row, detached_at: null }),
+      at: now,
     })
-    return { kind: saved ? 'saved' : 'already_completed', backUrl: setup.back_url }
+    await tx
+      .updateTable('checkout_setups')
+      .set({ status: 'completed', completed_at: now })
+      .where('id', '=', setup.id)
+      .execute()
+    return 'applied'
   }
 }

@@ -1,6 +1,16 @@
-// Reads card fields from a form: digits, Luhn, a future expiry, a 3–4 digit CVC. Never keeps the number.
+// Reads the card fields of the sandbox's own page: digits, Luhn, a future expiry, a 3–4 digit CVC. The
+// number lives in memory for the length of the request; what is kept is the summary.
+import type { CardSummary } from '../payments/provider.js'
 
-import type { CardInput, CardSummary } from './provider.js'
+export interface CardInput {
+  /** Digits only. */
+  number: string
+  expMonth: number
+  /** Four digits. */
+  expYear: number
+  cvc: string
+  name?: string | undefined
+}
 
 export interface CardForm {
   card_number?: string | undefined
