@@ -118,7 +118,11 @@ export async function submitPayment(
   const back = returnUrlOf(entered)
   if (entered.statusCode !== 200 || !back) return entered
   // The browser comes back with paylinks' cookies, so the page it lands on has a form it can send.
-  return app.inject({ method: 'GET', url: pathOf(back), headers: session.cookie ? { cookie: session.cookie } : {} })
+  return app.inject({
+    method: 'GET',
+    url: pathOf(back),
+    headers: session.cookie ? { cookie: session.cookie } : {},
+  })
 }
 
 /** Follows a public paylink and returns the order id it created. */

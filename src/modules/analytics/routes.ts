@@ -20,12 +20,18 @@ const Revenue = Type.Array(Type.Object({ currency: Type.String(), amount: Type.I
   description:
     'Paid amounts in minor units per currency, attributed to the period in which the order was created',
 })
+const MoneyList = (description: string) =>
+  Type.Array(Type.Object({ currency: Type.String(), amount: Type.Integer() }), { description })
 const Figures = {
   visits: Type.Integer(),
   orders: Type.Integer({ description: 'Orders created by the visits' }),
   paid_orders: Type.Integer({ description: 'Of those orders, the ones paid (at any time since)' }),
   conversion: Type.Number({ description: 'paid_orders / visits, from 0 to 1; 0 without visits' }),
   revenue: Revenue,
+  refunded: MoneyList(
+    'Refunded amounts in minor units per currency, attributed (like revenue) to when the order was created',
+  ),
+  net_revenue: MoneyList('Revenue less refunds, in minor units per currency'),
 }
 const UniqueVisitors = Type.Integer({
   description: 'Visitors counted once per link and UTC day, in the period of their first visit that day',

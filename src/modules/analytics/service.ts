@@ -39,6 +39,10 @@ export interface Figures {
   paid_orders: number
   conversion: number
   revenue: Money[]
+  /** Money that came back by refunds, per currency, counted with the orders it came from. */
+  refunded: Money[]
+  /** Revenue less refunds, per currency. */
+  net_revenue: Money[]
 }
 
 export interface Summary extends Figures {
@@ -60,6 +64,7 @@ interface FactRow {
   orders: string | number
   paid_orders: string | number
   revenue: string | number
+  refunded: string | number
 }
 
 export class AnalyticsService {
@@ -95,7 +100,7 @@ export class AnalyticsService {
     const { rows } = await sql<FactRow>`
       with f as (${facts})
       select '' as key, currency, sum(visits) as visits, sum(visitors) as visitors, sum(orders) as orders,
-             sum(paid_orders) as paid_orders, sum(revenue) as revenue
+             sum(paid_orders) as paid_orders, sum(revenue) as revenue, sum(refunded) as refunded
       from f group by currency`.execute(this.db)
     return { period, ...figures(rows) }
   }
@@ -112,13 +117,13 @@ export class AnalyticsService {
         order by sum(paid_orders) desc, sum(visits) desc, key collate "C"
         limit ${limit}
       )
-      select key, '' as currency, visits, 0 as visitors, orders, paid_orders, 0 as revenue from top
+      select key, '' as currency, visits, 0 as visitors, orders, paid_orders, 0 as revenue, 0 as refunded from top
       union all
-      select f.key, f.currency, 0, 0, 0, 0, sum(f.revenue)
+      select f.key, f.currency, 0, 0, 0, 0, sum(f.revenue), sum(f.refunded)
       from f join top on top.key = f.key
       where f.currency <> ''
       group by f.key, f.currency
-      having sum(f.revenue) > 0`.execute(this.db)
+      having sum(f.revenue) > 0 or sum(f.refunded) > 0`.execute(this.db)
     return groupRows(
       rows,
       (a, b) => b.paid_orders - a.paid_orders || b.visits - a.visits || cmp(a.key, b.key),
@@ -131,7 +136,7 @@ export class AnalyticsService {
     const { rows } = await sql<FactRow>`
       with f as (${facts})
       select label as key, currency, sum(visits) as visits, sum(visitors) as visitors, sum(orders) as orders,
-             sum(paid_orders) as paid_orders, sum(revenue) as revenue
+             sum(paid_orders) as paid_orders, sum(revenue) as revenue, sum(refunded) as refunded
       from f group by label, currency`.execute(this.db)
     const byDay = new Map(groupRows(rows, () => 0).map((row) => [row.key, row]))
     return localDays(period).map((day) => byDay.get(day) ?? { key: day, ...figures([]) })
@@ -140,7 +145,7 @@ export class AnalyticsService {
   /**
    * The rows that make up a period: rollup rows for its whole days, hours and quarters, raw visits and
    * orders for the rest. For `date`, each local day is planned on its own and its rows are labelled
-   * with it. Columns: key, label, currency, visits, visitors, orders, paid_orders, revenue.
+   * with it. Columns: key, label, currency, visits, visitors, orders, paid_orders, revenue, refunded.
    */
   private facts(scope: Scope, dim: StatDimOrGroup, period: Period): RawBuilder<unknown> {
     const plan: PeriodPlan = { slices: [], raw: [] }
@@ -166,12 +171,12 @@ export class AnalyticsService {
       // A lateral join: each slice is one range scan of the primary key (`offset 0` keeps the planner
       // from flattening it into one scan of every row of the owner).
       parts.push(sql`
-        select s.key, r.label, s.currency, s.visits, s.visitors, s.orders, s.paid_orders, s.revenue
+        select s.key, r.label, s.currency, s.visits, s.visitors, s.orders, s.paid_orders, s.revenue, s.refunded
         from unnest(${column((x) => x.label)}::text[], ${column((x) => x.grain)}::text[],
                     ${column((x) => new Date(x.from).toISOString())}::timestamptz[],
                     ${column((x) => new Date(x.to).toISOString())}::timestamptz[]) as r (label, grain, lo, hi)
         cross join lateral (
-          select ${statsKey} as key, currency, visits, visitors, orders, paid_orders, revenue
+          select ${statsKey} as key, currency, visits, visitors, orders, paid_orders, revenue, refunded
           from link_stats
           where ${owner} and dim = ${statsDim} and grain = r.grain and bucket >= r.lo and bucket < r.hi
           offset 0
@@ -181,23 +186,24 @@ export class AnalyticsService {
     for (const range of plan.raw) {
       parts.push(sql`
         select ${rawKey} as key, ${range.label} as label, '' as currency, 1 as visits, 0 as visitors,
-               0 as orders, 0 as paid_orders, 0 as revenue
+               0 as orders, 0 as paid_orders, 0 as revenue, 0 as refunded
         from visits where ${scopeColumn} = ${scope.id} and ${between('visited_at', range)}`)
       parts.push(sql`
         select ${rawKey} as key, ${range.label} as label, currency, 0, 0, 1,
-               case when status = 'paid' then 1 else 0 end,
-               case when status = 'paid' then total_amount else 0 end
+               case when payment_id is not null then 1 else 0 end,
+               case when payment_id is not null then total_amount else 0 end,
+               amount_refunded
         from orders
         where ${scopeColumn} = ${scope.id} and paylink_id is not null and ${between('created_at', range)}`)
       if (dim === 'all' || dim === 'date') {
         parts.push(sql`
-          select '' as key, ${range.label} as label, '' as currency, 0, 1, 0, 0, 0
+          select '' as key, ${range.label} as label, '' as currency, 0, 1, 0, 0, 0, 0
           from visitor_days where ${scopeColumn} = ${scope.id} and ${between('first_seen', range)}`)
       }
     }
     if (parts.length === 0) {
       return sql`select '' as key, '' as label, '' as currency, 0 as visits, 0 as visitors, 0 as orders,
-                        0 as paid_orders, 0 as revenue where false`
+                        0 as paid_orders, 0 as revenue, 0 as refunded where false`
     }
     return sql.join(parts, sql` union all `)
   }
@@ -283,24 +289,35 @@ function figures(rows: FactRow[]): Figures {
   let visitors = 0
   let orders = 0
   let paid = 0
-  const revenue: Money[] = []
+  const money = new Map<string, { revenue: number; refunded: number }>()
   for (const row of rows) {
     visits += Number(row.visits)
     visitors += Number(row.visitors)
     orders += Number(row.orders)
     paid += Number(row.paid_orders)
-    if (row.currency !== '' && Number(row.revenue) > 0) {
-      revenue.push({ currency: row.currency, amount: Number(row.revenue) })
-    }
+    if (row.currency === '') continue
+    const sums = money.get(row.currency) ?? { revenue: 0, refunded: 0 }
+    sums.revenue += Number(row.revenue)
+    sums.refunded += Number(row.refunded ?? 0)
+    money.set(row.currency, sums)
   }
-  revenue.sort((a, b) => cmp(a.currency, b.currency))
+  const currencies = [...money.keys()].sort(cmp)
+  const pick = (value: (sums: { revenue: number; refunded: number }) => number) =>
+    currencies
+      .map((currency) => ({
+        currency,
+        amount: value(money.get(currency) as { revenue: number; refunded: number }),
+      }))
+      .filter((m) => m.amount !== 0)
   return {
     visits,
     unique_visitors: visitors,
     orders,
     paid_orders: paid,
     conversion: visits === 0 ? 0 : paid / visits,
-    revenue,
+    revenue: pick((m) => m.revenue),
+    refunded: pick((m) => m.refunded),
+    net_revenue: pick((m) => m.revenue - m.refunded),
   }
 }
 
@@ -327,6 +344,7 @@ export async function lifetimeFigures(db: Db, ownerId: string): Promise<Figures>
       eb.fn.sum<string>('orders').as('orders'),
       eb.fn.sum<string>('paid_orders').as('paid_orders'),
       eb.fn.sum<string>('revenue').as('revenue'),
+      eb.fn.sum<string>('refunded').as('refunded'),
     ])
     .where('owner_id', '=', ownerId)
     .where('grain', '=', 'd')

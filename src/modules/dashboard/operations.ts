@@ -14,7 +14,7 @@ import {
 import { type Form, failed, many, offsetOf, one, PAGE_SIZE, pager } from './form.js'
 import type { PageKit } from './routes.js'
 
-const ORDER_STATUSES = ['created', 'paid', 'expired'] as const
+const ORDER_STATUSES = ['created', 'paid', 'partially_refunded', 'refunded', 'disputed', 'expired'] as const
 
 interface PortalJson {
   id: string

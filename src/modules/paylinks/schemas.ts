@@ -90,6 +90,12 @@ export const PaylinkStat = Type.Object({
   revenue: Type.Array(Type.Object({ currency: Type.String(), amount: Type.Integer() }), {
     description: 'Paid amounts in minor units, per currency',
   }),
+  refunded: Type.Array(Type.Object({ currency: Type.String(), amount: Type.Integer() }), {
+    description: 'Refunded amounts in minor units, per currency',
+  }),
+  net_revenue: Type.Array(Type.Object({ currency: Type.String(), amount: Type.Integer() }), {
+    description: 'Revenue less refunds, in minor units per currency',
+  }),
 })
 export type PaylinkStat = Static<typeof PaylinkStat>
 

@@ -59,6 +59,10 @@ export const refundRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
     '/orders/:order_id/refunds',
     {
       config: { validationCodes: notFound },
+      // No body is a full refund: the body's fields are all optional.
+      preValidation: async (request) => {
+        if (request.body === undefined || request.body === null) request.body = {}
+      },
       schema: {
         tags: ['orders'],
         summary: 'Refund a paid order, in full (default) or in part',
@@ -68,12 +72,12 @@ export const refundRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
           'refund is `pending` until the provider confirms it (`refund.succeeded`, `refund.failed` webhooks).',
         params: orderParams,
         headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ maxLength: 255 })) }),
-        body: Type.Optional(CreateRefundBody),
+        body: CreateRefundBody,
         response: { 201: Type.Ref('Refund'), ...errors(400, 401, 404, 409) },
       },
     },
     async (request, reply) => {
-      const body = request.body ?? {}
+      const { body } = request
       const run = async () => {
         const refund = await payments.refund(request.merchantId, request.params.order_id, body, 'api')
         return { status: 201, body: refundView(refund) }

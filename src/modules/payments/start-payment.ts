@@ -218,7 +218,10 @@ export async function refreshPayment(
   } catch (error) {
     if (!(error instanceof ProviderError) || error.kind !== 'unavailable') throw error
     // The buyer is back from the provider and the provider cannot say how it went: unknown, not failed.
-    deps.logger.warn({ err: error, payment: payment.id }, 'payment lookup failed; unknown until the reconciler knows')
+    deps.logger.warn(
+      { err: error, payment: payment.id },
+      'payment lookup failed; unknown until the reconciler knows',
+    )
     const now = deps.clock.now()
     const unknown = await deps.db
       .updateTable('payments')
