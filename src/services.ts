@@ -43,8 +43,11 @@ export interface Services {
 }
 
 export interface ServiceOptions {
-  /** Providers besides the sandbox (tests may also replace the sandbox's adapter). */
-  providers?: ProviderRegistry
+  /**
+   * Providers besides the sandbox, made with the sandbox's service at hand (tests may also wrap the
+   * sandbox's adapter, e.g. to make its calls fail).
+   */
+  providers?: (built: { sandbox: SandboxService; sandboxProvider: SandboxProvider }) => ProviderRegistry
   logger?: Logger
   mailer?: Mailer
 }
@@ -64,7 +67,7 @@ export function createServices(
     db,
     clock,
     box,
-    { sandbox: new SandboxProvider(sandbox), ...options.providers },
+    providerRegistry(sandbox, options.providers),
     (accountId) => sandbox.signingSecret(accountId),
   )
   const merchants = new MerchantService(db, clock)
@@ -123,4 +126,9 @@ function masterKeyOfDataDir(config: Config, logger: Logger): Buffer {
       'generated a master key for provider credentials; back it up with the database, or set PAYLINKS_MASTER_KEY',
     )
   return key
+}
+
+function providerRegistry(sandbox: SandboxService, extra: ServiceOptions['providers']): ProviderRegistry {
+  const sandboxProvider = new SandboxProvider(sandbox)
+  return { sandbox: sandboxProvider, ...extra?.({ sandbox, sandboxProvider }) }
 }

@@ -7,8 +7,7 @@ import { type Config, loadConfig } from '../../src/lib/config.js'
 import { type Database, openDatabase } from '../../src/lib/db.js'
 import { migrateToLatest } from '../../src/lib/migrate.js'
 import { type Clock, ManualClock } from '../../src/lib/time.js'
-import type { ProviderRegistry } from '../../src/modules/payments/accounts.js'
-import { createServices, type Services } from '../../src/services.js'
+import { createServices, type ServiceOptions, type Services } from '../../src/services.js'
 
 export const PUBLIC_URL = 'https://pay.example.test'
 
@@ -47,7 +46,12 @@ export async function openTestDatabase(): Promise<{ database: Database; drop(): 
 }
 
 export async function createTestContext(
-  options: { env?: Record<string, string>; clock?: Clock; start?: Date; providers?: ProviderRegistry } = {},
+  options: {
+    env?: Record<string, string>
+    clock?: Clock
+    start?: Date
+    providers?: ServiceOptions['providers']
+  } = {},
 ): Promise<TestContext> {
   const { database, drop } = await openTestDatabase()
   await migrateToLatest(database)

@@ -251,6 +251,14 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
     payment: PaymentRow,
     returnUrl: string,
   ) => {
+    // An order past taking payments shows what it is (receipt, or expired), whatever this payment did,
+    // unless this payment is money that came too late, which goes back.
+    if (
+      page.order.status !== 'created' &&
+      page.order.payment_id !== payment.id &&
+      payment.status !== 'succeeded'
+    )
+      return renderState(request, reply, page)
     switch (payment.status) {
       case 'succeeded': {
         if (page.order.payment_id !== payment.id) {
