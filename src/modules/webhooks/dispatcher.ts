@@ -47,7 +47,7 @@ export interface DispatcherOptions {
   concurrency?: number
   /** Attempts in flight at once to one endpoint from this process, so that one cannot take every slot. */
   perEndpoint?: number
-  /** The whole of one attempt, counted from its claim: DNS, connecting, sending, headers and body. */
+  /** The whole of one attempt: DNS, connecting, sending, the headers and the body. */
   attemptTimeoutMs?: number
   /**
    * How long a claim holds a delivery. At least twice the attempt timeout, so an attempt always ends well
@@ -328,9 +328,10 @@ export class WebhookDispatcher {
   }
 
   /**
-   * Records the attempt and the delivery's new state, only while this worker still holds the lease. A lost
-   * lease means another worker has claimed the delivery and will record its own attempt: recording this
-   * one as well would count an attempt twice, or put a second outcome on one delivery.
+   * Records the attempt and the delivery's new state, only while this worker still holds the lease. A
+   * lease that ran out is free for another worker to claim, or has been claimed already, and that worker
+   * records its own attempt: recording this one as well would count an attempt twice, or put a second
+   * outcome on one delivery. The attempt is then lost from the log, and its event sent again.
    */
   private async finish(delivery: WebhookDeliveryRow, lease: Date, outcome: Outcome): Promise<void> {
     const now = this.clock.now()
