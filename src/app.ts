@@ -78,6 +78,13 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   app.setValidatorCompiler(validatorCompiler())
   // The APIs speak JSON; a text body is a client mistake better named by 415 than by a schema error.
   app.removeContentTypeParser('text/plain')
+  // curl keeps `-H "Content-Type: application/json"` on a DELETE or a bodiless POST: an empty body is no
+  // body (a route that needs one then names it), anything else is parsed as Fastify does, poisoning refused.
+  const parseJson = app.getDefaultJsonParser('error', 'error')
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '') done(null, undefined)
+    else parseJson(request, body as string, done)
+  })
   for (const schema of [
     ErrorBody,
     Timestamp,
