@@ -36,8 +36,11 @@ const REQUEST_ID = /^[\w.:-]{1,64}$/
 
 export interface AppOptions {
   logger?: Logger | false
-  /** Socket timeouts; the server process sets them, tests leave the defaults. */
-  http?: Pick<FastifyServerOptions, 'connectionTimeout' | 'keepAliveTimeout' | 'requestTimeout'>
+  /** Socket timeouts and request logging; the server process sets them, tests leave the defaults. */
+  http?: Pick<
+    FastifyServerOptions,
+    'connectionTimeout' | 'keepAliveTimeout' | 'requestTimeout' | 'logController'
+  >
 }
 
 /** Two validators: request bodies are taken as sent, while params and query strings are text and get coerced. */
