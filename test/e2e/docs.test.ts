@@ -52,9 +52,9 @@ it('renders /docs and runs a request from it with no CSP violation', async () =>
       timeout: 15_000,
     })
     .toBe('200')
-  expect(await operation.locator('.live-responses-table tbody .response-col_description').textContent()).toContain(
-    merchant.id,
-  )
+  expect(
+    await operation.locator('.live-responses-table tbody .response-col_description').textContent(),
+  ).toContain(merchant.id)
   await screenshot(page, 'docs')
 
   expect(violations).toEqual([])
