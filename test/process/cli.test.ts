@@ -100,7 +100,6 @@ describe('paylinks merchant list', { timeout: PROCESS_TIMEOUT }, () => {
       stdout: 'no merchants yet; create one with: paylinks merchant create --name NAME\n',
       stderr: '',
     })
-    expect(JSON.parse((await runCli(['merchant', 'list', '--json'], env)).stdout)).toEqual({ merchants: [] })
 
     const acme = JSON.parse(
       (await runCli(['merchant', 'create', '--name', 'Acme', '--email', 'ops@acme.test', '--json'], env))
@@ -128,10 +127,6 @@ describe('paylinks merchant list', { timeout: PROCESS_TIMEOUT }, () => {
     )
     expect(lines[2]).toMatch(new RegExp(`^${zed.merchant.id}  Zed & Co  - {14}\\d{4}-`))
     expect(lines).toHaveLength(3)
-
-    // The listed id is the one `key create --merchant` takes.
-    const key = await runCli(['key', 'create', '--merchant', listed.merchants[1].id, '--json'], env)
-    expect(key.code).toBe(0)
   })
 })
 
