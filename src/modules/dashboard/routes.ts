@@ -261,8 +261,35 @@ export const dashboardPages: FastifyPluginAsync<{
   await accountPages(app, kit)
 }
 
-/** Where to go after signing in: a dashboard path on this site, never another origin. */
+/**
+ * Where to go after signing in: a dashboard path on this site, never another origin, in the form a
+ * Location header can carry (what is not ASCII percent-encoded as UTF-8); anything else is the default.
+ */
 export function safeNext(next: string | undefined): string {
-  if (next && /^\/dashboard(?:[/?#]|$)/.test(next) && !/[\\\s]|\/\//.test(next)) return next
-  return `${DASHBOARD}/projects`
+  const fallback = `${DASHBOARD}/projects`
+  if (
+    !next ||
+    next.length > 2048 ||
+    !/^\/dashboard(?:[/?#]|$)/.test(next) ||
+    // Backslashes, whitespace and controls: browsers and the URL parser read or drop them in ways that
+    // differ, so a path with any of them is not one to follow.
+    /[\\\s\p{Cc}]|\/\//u.test(next)
+  ) {
+    return fallback
+  }
+  // The URL parser encodes what a header cannot hold and resolves dot segments; the path is checked
+  // again after it, so `/dashboard/../admin` (or its %2e form) cannot leave the dashboard.
+  const base = 'http://paylinks.invalid'
+  let url: URL
+  try {
+    url = new URL(next, base)
+  } catch {
+    return fallback
+  }
+  if (url.origin !== base || !/^\/dashboard(?:\/|$)/.test(url.pathname) || url.pathname.includes('//')) {
+    return fallback
+  }
+  const path = `${url.pathname}${url.search}${url.hash}`
+  // Whatever slipped through (a lone surrogate becomes U+FFFD first) must be printable ASCII by now.
+  return /^[\x21-\x7e]+$/.test(path) ? path : fallback
 }
