@@ -38,8 +38,11 @@ const REQUEST_ID = /^[\w.:-]{1,64}$/
 
 export interface AppOptions {
   logger?: Logger | false
-  /** Socket timeouts; the server process sets them, tests leave the defaults. */
-  http?: Pick<FastifyServerOptions, 'connectionTimeout' | 'keepAliveTimeout' | 'requestTimeout'>
+  /** Socket timeouts and request logging; the server process sets them, tests leave the defaults. */
+  http?: Pick<
+    FastifyServerOptions,
+    'connectionTimeout' | 'keepAliveTimeout' | 'requestTimeout' | 'logController'
+  >
 }
 
 /** Two validators: request bodies are taken as sent, while params and query strings are text and get coerced. */
@@ -80,6 +83,13 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   app.setValidatorCompiler(validatorCompiler())
   // The APIs speak JSON; a text body is a client mistake better named by 415 than by a schema error.
   app.removeContentTypeParser('text/plain')
+  // curl keeps `-H "Content-Type: application/json"` on a DELETE or a bodiless POST: an empty body is no
+  // body (a route that needs one then names it), anything else is parsed as Fastify does, poisoning refused.
+  const parseJson = app.getDefaultJsonParser('error', 'error')
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '') done(null, undefined)
+    else parseJson(request, body as string, done)
+  })
   for (const schema of [
     ErrorBody,
     Timestamp,
@@ -137,7 +147,23 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
         String(json.$id ?? `def-${i}`),
     },
   })
-  await app.register(swaggerUi, { routePrefix: '/docs' })
+  // The reference gets the headers of every other page, its CSP widened only for what Swagger UI needs: its
+  // data: icons, and the "Try it out" calls to the server the document names.
+  const docsCsp = `default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self' data:; connect-src 'self' ${new URL(services.config.publicUrl).origin}; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`
+  await app.register(async (docs) => {
+    docs.addHook('onSend', async (_request, reply) => {
+      reply
+        .header('x-content-type-options', 'nosniff')
+        .header('referrer-policy', 'no-referrer')
+        .header('x-frame-options', 'DENY')
+    })
+    // BaseLayout: without Swagger's top bar, whose logo carries an inline <style> the CSP refuses.
+    await docs.register(swaggerUi, {
+      routePrefix: '/docs',
+      staticCSP: docsCsp,
+      uiConfig: { layout: 'BaseLayout' },
+    })
+  })
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
 
   await app.register(systemRoutes, { services })

@@ -1,4 +1,5 @@
 // The `paylinks` command: serve, migrate, and merchant, key and user administration on the server's database.
+import { readFileSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 import { Command, CommanderError } from 'commander'
 import { type Config, ConfigError, loadConfig } from './lib/config.js'
@@ -13,6 +14,12 @@ import { runServer } from './server.js'
 import { createServices, type Services } from './services.js'
 
 class CliError extends Error {}
+
+/** The package's version, read from the package.json beside src/ and dist/. */
+function packageVersion(): string {
+  const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))
+  return String(manifest.version)
+}
 
 /** Opens the configured database, brings it up to date, runs `work`, and closes it. */
 async function withServices<T>(config: Config, work: (services: Services) => Promise<T>): Promise<T> {
@@ -72,12 +79,32 @@ function printUser(
   )
 }
 
+function merchantTable(
+  rows: { id: string; name: string; email: string | null; created_at: string }[],
+): string {
+  if (rows.length === 0) return 'no merchants yet; create one with: paylinks merchant create --name NAME'
+  const table = [
+    ['ID', 'NAME', 'EMAIL', 'CREATED'],
+    ...rows.map((m) => [m.id, m.name, m.email ?? '-', m.created_at.replace(/\.\d{3}Z$/, 'Z')]),
+  ]
+  const widths = table[0]?.map((_, column) => Math.max(...table.map((row) => row[column]?.length ?? 0))) ?? []
+  return table
+    .map((row) =>
+      row
+        .map((cell, column) => cell.padEnd(widths[column] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n')
+}
+
 export function buildCli(env: NodeJS.ProcessEnv): Command {
   const config = () => loadConfig(env)
   const program = new Command('paylinks')
     .description(
       'Self-hosted payment links and hosted checkout.\nConfiguration comes from the environment (see README).',
     )
+    .version(packageVersion(), '-V, --version', 'print the version of paylinks')
     .showHelpAfterError()
     .exitOverride()
 
@@ -122,6 +149,21 @@ export function buildCli(env: NodeJS.ProcessEnv): Command {
         { merchant: { id: created.merchant.id, name: created.merchant.name }, api_key: created.secret },
         `merchant ${created.merchant.id} (${created.merchant.name})\napi key (shown only now): ${created.secret}`,
       )
+    })
+
+  merchant
+    .command('list')
+    .description('list every merchant with its id (for key create --merchant and user create --merchant)')
+    .option('--json', 'print one JSON object: {"merchants":[{"id","name","email","created_at"}]}')
+    .action(async (opts: { json?: boolean }) => {
+      const merchants = await withServices(config(), (s) => s.merchants.listMerchants())
+      const rows = merchants.map((m) => ({
+        id: m.id,
+        name: m.name,
+        email: m.email,
+        created_at: m.created_at.toISOString(),
+      }))
+      print(Boolean(opts.json), { merchants: rows }, merchantTable(rows))
     })
 
   const key = program.command('key').description('manage secret API keys')

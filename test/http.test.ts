@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestContext, type TestContext } from './helpers/context.js'
+import { createTestContext, PUBLIC_URL, type TestContext } from './helpers/context.js'
 import { createMerchant } from './helpers/factories.js'
 
 let ctx: TestContext
@@ -107,6 +107,25 @@ describe('GET /docs', () => {
     expect(res.statusCode).toBe(200)
     expect(res.headers['content-type']).toContain('text/html')
     expect(res.body).toContain('swagger')
+  })
+
+  it.each([
+    '/docs',
+    '/docs/',
+    '/docs/static/swagger-ui.css',
+    '/docs/static/swagger-ui-bundle.js',
+    '/docs/static/swagger-initializer.js',
+    '/docs/json',
+  ])('sends the security headers of every page on %s', async (url) => {
+    const res = await ctx.app.inject(url)
+    expect(res.statusCode).toBe(200)
+    expect(res.headers).toMatchObject({
+      // Swagger UI's own scripts, styles and data: icons, and its "Try it out" calls to the public URL.
+      'content-security-policy': `default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self' data:; connect-src 'self' ${PUBLIC_URL}; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`,
+      'x-content-type-options': 'nosniff',
+      'referrer-policy': 'no-referrer',
+      'x-frame-options': 'DENY',
+    })
   })
 })
 

@@ -221,10 +221,20 @@ export interface UserSessionsTable {
   user_agent: string | null
 }
 
+/** Guesses at a dashboard password in a fixed window, per email (known or not). */
+export interface SignInAttemptsTable {
+  /** SHA-256 of the normalised email, lowercase hex. */
+  email_hash: string
+  window_start: Date
+  /** Failed guesses of the window plus those being checked. */
+  guesses: number
+}
+
 export interface DB {
   settings: SettingsTable
   users: UsersTable
   user_sessions: UserSessionsTable
+  sign_in_attempts: SignInAttemptsTable
   merchants: MerchantsTable
   api_keys: ApiKeysTable
   projects: ProjectsTable

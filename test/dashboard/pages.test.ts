@@ -496,3 +496,17 @@ describe('a paylink’s page', () => {
     expect(chosen.body).toContain('Showing 2026-02-01 to 2026-02-10 (Asia/Kathmandu).')
   })
 })
+
+describe('the API keys page', () => {
+  it('shows the merchant id the command line asks for, and each key’s id', async () => {
+    const page = await me.get('/dashboard/api-keys')
+    expect(page.statusCode).toBe(200)
+    expect(page.body).toContain('<label for="merchant-id">Merchant id of Owner</label>')
+    expect(page.body).toContain(`<input id="merchant-id" class="mono" readonly value="${owner.id}"`)
+    expect(page.body).toContain(`<code>npx paylinks key create --merchant ${owner.id}</code>`)
+    const keys = await ctx.services.merchants.listKeys(owner.id)
+    expect(keys.length).toBeGreaterThan(0)
+    for (const key of keys) expect(page.body).toContain(`<td class="mono">${key.id}</td>`)
+    expect(page.body).not.toContain(other.id)
+  })
+})

@@ -63,7 +63,7 @@ it('pays the printed demo paylink: one visit, one paid order and the revenue in 
     revenue: [{ currency: 'USD', amount: 3000 }],
   })
 
-  await expect.poll(() => receiver.received.length, { timeout: 10_000 }).toBe(1)
+  await expect.poll(() => receiver.received.length, { timeout: 30_000 }).toBe(1)
   const [delivery] = receiver.received
   const event = new Webhook(hook.secret).verify(
     delivery?.body as string,

@@ -1,3 +1,4 @@
+import fs from 'node:fs/promises'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { fetchJson, freshDatabaseEnv, PROCESS_TIMEOUT, runCli, startServer } from '../helpers/process.js'
 
@@ -91,6 +92,51 @@ describe('paylinks merchant create', { timeout: PROCESS_TIMEOUT }, () => {
   })
 })
 
+describe('paylinks merchant list', { timeout: PROCESS_TIMEOUT }, () => {
+  it('lists every merchant with its id, name and creation time, oldest first, as text and as JSON', async () => {
+    const empty = await runCli(['merchant', 'list'], env)
+    expect(empty).toEqual({
+      code: 0,
+      stdout: 'no merchants yet; create one with: paylinks merchant create --name NAME\n',
+      stderr: '',
+    })
+
+    const acme = JSON.parse(
+      (await runCli(['merchant', 'create', '--name', 'Acme', '--email', 'ops@acme.test', '--json'], env))
+        .stdout,
+    )
+    const zed = JSON.parse((await runCli(['merchant', 'create', '--name', 'Zed & Co', '--json'], env)).stdout)
+    const json = await runCli(['merchant', 'list', '--json'], env)
+    expect(json.code).toBe(0)
+    expect(json.stdout.trim().split('\n')).toHaveLength(1)
+    const listed = JSON.parse(json.stdout)
+    const iso = expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
+    expect(listed).toEqual({
+      merchants: [
+        { id: acme.merchant.id, name: 'Acme', email: 'ops@acme.test', created_at: iso },
+        { id: zed.merchant.id, name: 'Zed & Co', email: null, created_at: iso },
+      ],
+    })
+
+    const text = await runCli(['merchant', 'list'], env)
+    expect(text.code).toBe(0)
+    const lines = text.stdout.trimEnd().split('\n')
+    expect(lines[0]).toMatch(/^ID {24}NAME {6}EMAIL {10}CREATED$/)
+    expect(lines[1]).toMatch(
+      new RegExp(`^${acme.merchant.id}  Acme {6}ops@acme.test  \\d{4}-\\d\\d-\\d\\dT[\\d:]{8}Z$`),
+    )
+    expect(lines[2]).toMatch(new RegExp(`^${zed.merchant.id}  Zed & Co  - {14}\\d{4}-`))
+    expect(lines).toHaveLength(3)
+  })
+})
+
+describe('paylinks --version', { timeout: PROCESS_TIMEOUT }, () => {
+  it.each([['--version'], ['-V']])('%s prints the package version', async (flag) => {
+    const { version } = JSON.parse(await fs.readFile(new URL('../../package.json', import.meta.url), 'utf8'))
+    expect(await runCli([flag], env)).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' })
+  })
+})
+
 describe('paylinks migrate and --help', { timeout: PROCESS_TIMEOUT }, () => {
   it('applies migrations once, then reports the database up to date', async () => {
     const first = await runCli(['migrate'], env)
@@ -103,7 +149,7 @@ describe('paylinks migrate and --help', { timeout: PROCESS_TIMEOUT }, () => {
   it('explains every command', async () => {
     const help = await runCli(['--help'], env)
     expect(help.code).toBe(0)
-    for (const command of ['serve', 'migrate', 'merchant', 'key', 'user', 'stats'])
+    for (const command of ['serve', 'migrate', 'merchant', 'key', 'user', 'stats', '--version'])
       expect(help.stdout).toContain(command)
     const create = await runCli(['merchant', 'create', '--help'], env)
     expect(create.stdout).toContain('--json')

@@ -1,5 +1,6 @@
-// Webhook delivery across real server processes: a restart between attempts loses nothing, and two
-// processes on one PostgreSQL deliver each event exactly once.
+// Webhook delivery across real server processes: a restart between attempts loses nothing, two
+// processes on one PostgreSQL deliver each event exactly once, and a receiver that holds its attempt
+// open does not hold up the server's other deliveries.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import {
   fetchJson,
@@ -38,7 +39,7 @@ async function call(server: ServerProcess, key: string, method: string, path: st
     headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
     ...(body ? { body: JSON.stringify(body) } : {}),
   })
-  return res.json()
+  return res.status === 204 ? undefined : res.json()
 }
 
 async function until<T>(
@@ -94,6 +95,54 @@ describe('webhook delivery across processes', { timeout: PROCESS_TIMEOUT }, () =
       authorization: `Bearer ${key}`,
     })
     expect(log.body.deliveries[0]).toMatchObject({ status: 'succeeded', attempts: 2 })
+  })
+
+  it('delivers to another endpoint while a receiver holds its attempt open', async () => {
+    const slow = await startReceiver()
+    slow.script({ status: 200, hang: true })
+    try {
+      receiver = await startReceiver()
+      const server = await startServer(env)
+      servers.push(server)
+      const key = keyOf(server)
+      const project = (await call(server, key, 'GET', '/projects')).projects[0].id
+      const product = (await call(server, key, 'GET', `/products?project_id=${project}`)).products[0].id
+      const hung = await call(server, key, 'POST', '/webhooks', {
+        url: slow.url,
+        events: ['paylink.created'],
+      })
+      await call(server, key, 'POST', '/webhooks', { url: receiver.url, events: ['paylink.deleted'] })
+      const link = await call(server, key, 'POST', '/paylinks', {
+        life_days: 7,
+        project_id: project,
+        products: [product],
+      })
+      await until(
+        async () => slow.received.length,
+        (n) => n > 0,
+      )
+      await call(server, key, 'DELETE', `/paylinks/${link.id}`)
+      await until(
+        async () => receiver?.received.length ?? 0,
+        (n) => n > 0,
+      )
+      expect(JSON.parse(receiver.received[0]?.body as string).type).toBe('paylink.deleted')
+      // Delivered while the slow receiver still holds the first attempt open, uncut.
+      expect(slow.received).toMatchObject([{ answered: false, cut: false }])
+
+      slow.release()
+      const log = await until(
+        () =>
+          fetchJson(`${server.baseUrl}/admin/api/v1/webhooks/${hung.id}/deliveries`, {
+            authorization: `Bearer ${key}`,
+          }),
+        (r) => r.body.deliveries[0]?.status === 'succeeded',
+      )
+      expect(log.body.deliveries[0]).toMatchObject({ status: 'succeeded', attempts: 1 })
+    } finally {
+      slow.release()
+      await slow.close()
+    }
   })
 
   it('delivers each event once with two server processes on one PostgreSQL', async () => {

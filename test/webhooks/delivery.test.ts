@@ -1,10 +1,12 @@
 // Webhook delivery to real receivers on loopback: signing, retries on the schedule, 410 and Retry-After,
-// several dispatchers on one database, size limits, the delivery log and resending by hand.
+// several dispatchers on one database, time limits and leases, slow receivers beside fast ones, size
+// limits and unstorable answers, the delivery log and resending by hand.
 import { Webhook } from 'standardwebhooks'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { WebhookDispatcher } from '../../src/modules/webhooks/dispatcher.js'
+import { type Clock, systemClock } from '../../src/lib/time.js'
+import { type DispatcherOptions, WebhookDispatcher } from '../../src/modules/webhooks/dispatcher.js'
 import { emitEvent } from '../../src/modules/webhooks/events.js'
-import { postJson } from '../../src/modules/webhooks/http.js'
+import { postJson, storableText } from '../../src/modules/webhooks/http.js'
 import { GOOD_CARD, openPaylink, openPaymentPage, submitPayment } from '../helpers/buyer.js'
 import { createTestContext, type TestContext } from '../helpers/context.js'
 import {
@@ -47,6 +49,19 @@ async function endpoint(events: string[], url = receiver.url) {
   return (await api(ctx.app, merchant, 'POST', '/webhooks', { url, events })).body as {
     id: string
     secret: string
+  }
+}
+
+function dispatcher(options: DispatcherOptions, clock: Clock = ctx.clock) {
+  return new WebhookDispatcher(ctx.database.db, clock, ctx.config, ctx.services.logger, options)
+}
+
+/** Waits for a condition, polling, up to a deadline generous enough for a busy machine. */
+async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
   }
 }
 
@@ -215,11 +230,130 @@ describe('several dispatchers on one database', () => {
     receiver = await startReceiver()
     await endpoint(['paylink.created'])
     for (let i = 0; i < 24; i++) await createPaylink(ctx.app, merchant, projectId, [productId])
-    const make = () => new WebhookDispatcher(ctx.database.db, ctx.clock, ctx.config, ctx.services.logger, 4)
+    const make = () => dispatcher({ concurrency: 4 })
     await Promise.all([drain(make()), drain(make()), drain(make())])
     const ids = receiver.received.map((r) => r.headers['webhook-id'])
     expect(ids).toHaveLength(24)
     expect(new Set(ids).size).toBe(24)
+  })
+})
+
+describe('time limits and leases', () => {
+  it('records a receiver that drips its answer as a timeout at the bound, and retries it later', async () => {
+    receiver = await startReceiver()
+    receiver.script({ status: 200, dripMs: 200 })
+    const { id } = await endpoint(['paylink.created'])
+    await createPaylink(ctx.app, merchant, projectId, [productId])
+    // Each byte would reset an idle timeout: only a bound on the whole attempt ends it.
+    await drain(dispatcher({ attemptTimeoutMs: 1000 }))
+    const [delivery] = (await deliveries(id)).deliveries
+    expect(delivery).toMatchObject({ status: 'pending', attempts: 1 })
+    expect(delivery.attempt_log).toMatchObject([
+      { attempt: 1, response_status: 200, error: 'timed out after 1 s', succeeded: false },
+    ])
+    expect(delivery.attempt_log[0].duration_ms).toBeGreaterThanOrEqual(1000)
+    // The receiver sees its connection closed a moment after the sender gave up.
+    await until(() => receiver.received[0]?.cut === true, 'the receiver sees the connection closed')
+    expect(receiver.received[0]?.answered).toBe(false)
+
+    ctx.clock.advance(5_000)
+    await drain()
+    ctx.clock.advance(-5_000)
+    expect((await deliveries(id)).deliveries[0]).toMatchObject({ status: 'succeeded', attempts: 2 })
+  })
+
+  it('ends an attempt and records it before its lease ends', async () => {
+    receiver = await startReceiver()
+    receiver.script({ status: 200, hang: true })
+    const { id } = await endpoint(['paylink.created'])
+    await createPaylink(ctx.app, merchant, projectId, [productId])
+    // The real clock, so that the lease really runs out while the receiver holds the attempt open.
+    // The shortest lease allowed: one attempt timeout to attempt, one more to record.
+    const running = dispatcher({ attemptTimeoutMs: 1000, leaseMs: 2000 }, systemClock).runOnce()
+    await until(() => receiver.received.length === 1, 'the receiver has the request')
+    const { leased_until } = await ctx.database.db
+      .selectFrom('webhook_deliveries')
+      .select('leased_until')
+      .where('endpoint_id', '=', id)
+      .executeTakeFirstOrThrow()
+    expect(await running).toBe(1)
+    // The receiver sees its connection closed a moment after the sender gave up.
+    await until(() => receiver.received[0]?.cut === true, 'the receiver sees the connection closed')
+    expect(receiver.received[0]?.answered).toBe(false)
+    // Recorded at all means recorded while the lease was held: finishing checks it.
+    const [delivery] = (await deliveries(id)).deliveries
+    expect(delivery).toMatchObject({ status: 'pending', attempts: 1 })
+    const [attempt] = delivery.attempt_log
+    expect(attempt).toMatchObject({ error: expect.stringMatching(/^timed out after /), succeeded: false })
+    expect(new Date(attempt.started_at).getTime() + attempt.duration_ms).toBeLessThan(
+      (leased_until as Date).getTime(),
+    )
+  })
+
+  it('records nothing for an attempt whose lease was lost, so no attempt counts twice', async () => {
+    receiver = await startReceiver()
+    receiver.script({ status: 200, body: 'late', hang: true })
+    const { id } = await endpoint(['paylink.created'])
+    const start = ctx.clock.now()
+    await createPaylink(ctx.app, merchant, projectId, [productId])
+    const first = dispatcher({ attemptTimeoutMs: 30_000, leaseMs: 60_000 }).runOnce()
+    await until(() => receiver.received.length === 1, 'the first attempt is in flight')
+    // As if the first attempt had outlived its lease: a second worker claims the delivery and delivers.
+    ctx.clock.advance(60_001)
+    await drain(dispatcher({}))
+    receiver.release()
+    expect(await first).toBe(1)
+    ctx.clock.set(start)
+    const [delivery] = (await deliveries(id)).deliveries
+    expect(delivery).toMatchObject({ status: 'succeeded', attempts: 1 })
+    expect(delivery.attempt_log).toMatchObject([
+      { attempt: 1, response_status: 200, response_excerpt: 'ok', succeeded: true },
+    ])
+  })
+
+  it('refuses a lease shorter than twice the attempt timeout', () => {
+    expect(() => dispatcher({ attemptTimeoutMs: 1000, leaseMs: 1999 })).toThrow(
+      'webhook lease of 1999 ms must be at least twice the attempt timeout of 1000 ms',
+    )
+  })
+})
+
+describe('slow receivers', () => {
+  it('delivers to other endpoints while one receiver hangs, and holds a few slots at most', async () => {
+    const slow = await startReceiver()
+    slow.script({ status: 200, hang: true }, { status: 200, hang: true })
+    receiver = await startReceiver()
+    const hung = await endpoint(['paylink.created'], slow.url)
+    const fast = await endpoint(['paylink.deleted'])
+    const links = []
+    for (let i = 0; i < 4; i++) links.push(await createPaylink(ctx.app, merchant, projectId, [productId]))
+    const background = dispatcher({ concurrency: 3, perEndpoint: 2, attemptTimeoutMs: 30_000, pollMs: 20 })
+    background.start()
+    try {
+      await until(() => slow.received.length >= 2, 'two attempts to the slow receiver are in flight')
+      await api(ctx.app, merchant, 'DELETE', `/paylinks/${links[0]?.id}`)
+      await until(
+        async () => (await deliveries(fast.id)).deliveries[0]?.status === 'succeeded',
+        'the other endpoint has its delivery',
+      )
+      // The slow receiver still holds both of its attempts, and got no third one.
+      expect(slow.received).toHaveLength(2)
+      expect(slow.received.every((r) => !r.answered && !r.cut)).toBe(true)
+      expect(receiver.received).toHaveLength(1)
+
+      slow.release()
+      await until(
+        async () =>
+          (await deliveries(hung.id)).deliveries.filter((d: { status: string }) => d.status === 'succeeded')
+            .length === 4,
+        'the slow receiver has every delivery',
+      )
+      expect(slow.received).toHaveLength(4)
+    } finally {
+      slow.release()
+      await background.stop()
+      await slow.close()
+    }
   })
 })
 
@@ -264,6 +398,39 @@ describe('receiving answers safely', () => {
     const [delivery] = (await deliveries(id)).deliveries
     expect(delivery.status).toBe('succeeded')
     expect(delivery.attempt_log[0].response_excerpt).toHaveLength(1024)
+  })
+
+  it.each([
+    ['a NUL byte', 'ok\0done', 'ok\uFFFDdone'],
+    // 602 bytes that are not UTF-8 decode to 602 replacement characters, 3 bytes each: 340 fit in 1 KB.
+    [
+      'invalid UTF-8',
+      Buffer.concat([Buffer.from('ok'), Buffer.from([0xff, 0xfe]), Buffer.alloc(600, 0x80)]),
+      `ok${'\uFFFD'.repeat(340)}`,
+    ],
+  ])('counts a 200 whose body holds %s, keeping a storable excerpt', async (_, body, excerpt) => {
+    receiver = await startReceiver()
+    receiver.script({ status: 200, body })
+    const { id } = await endpoint(['paylink.created'])
+    await createPaylink(ctx.app, merchant, projectId, [productId])
+    await drain()
+    expect(receiver.received).toHaveLength(1)
+    const [delivery] = (await deliveries(id)).deliveries
+    expect(delivery).toMatchObject({ status: 'succeeded', attempts: 1 })
+    expect(delivery.attempt_log).toMatchObject([
+      { attempt: 1, response_status: 200, response_excerpt: excerpt, error: null, succeeded: true },
+    ])
+  })
+
+  it.each([
+    ['text as it is', 'ok', 1024, 'ok'],
+    ['NUL', 'a\0b', 1024, 'a\uFFFDb'],
+    ['a lone surrogate', 'a\uD800b', 1024, 'a\uFFFDb'],
+    ['at most the size in bytes, never half a character', `${'x'.repeat(1023)}é`, 1024, 'x'.repeat(1023)],
+    ['a 4-byte character whole or not at all', 'ab😀', 5, 'ab'],
+  ])('storableText keeps %s', (_, text, maxBytes, expected) => {
+    expect(storableText(text, maxBytes)).toBe(expected)
+    expect(Buffer.byteLength(storableText(text, maxBytes))).toBeLessThanOrEqual(maxBytes)
   })
 
   it('refuses at connection time a name that resolves to a private address', async () => {

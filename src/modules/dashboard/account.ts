@@ -3,6 +3,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { AppError } from '../../lib/errors.js'
 import { hashKey } from '../../lib/keys.js'
+import { isHashingBusy } from '../users/password.js'
 import { type Form, failed, one } from './form.js'
 import type { PageKit } from './routes.js'
 
@@ -35,7 +36,8 @@ export async function accountPages(app: FastifyInstance, kit: PageKit): Promise<
 
   app.get('/account', (request, reply) => accountPage(request, reply))
 
-  // Rate limited like sign-in: the current password must not be guessable from a session left open.
+  // The current password must not be guessable from a session left open: besides this per-client
+  // limit, each check spends one of the email's guesses, shared with sign-in (10 in 15 minutes).
   app.post<{ Body: Form }>(
     '/account/password',
     { config: { rateLimit: { max: 10, timeWindow: '1 minute' } } },
@@ -53,7 +55,14 @@ export async function accountPages(app: FastifyInstance, kit: PageKit): Promise<
           kit.sessionToken(request),
         )
       } catch (error) {
+        if (isHashingBusy(error)) {
+          reply.header('retry-after', String(error.details?.retry_after_seconds ?? 1))
+          const alert = 'Too many passwords are being checked right now. Try again in a moment.'
+          return accountPage(request, reply, { alert }, 503)
+        }
         if (!(error instanceof AppError) || error.status >= 500) throw error
+        const wait = error.details?.retry_after_seconds
+        if (error.status === 429 && typeof wait === 'number') reply.header('retry-after', String(wait))
         return accountPage(request, reply, failed(error), error.status)
       }
       return done(reply, '/account', 'password_changed')

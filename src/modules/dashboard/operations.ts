@@ -298,12 +298,16 @@ export async function operationsPages(app: FastifyInstance, kit: PageKit): Promi
     extra: { newKey?: string } = {},
     status = 200,
   ) => {
-    const keys = await request.admin.get<{ api_keys: Record<string, unknown>[] }>('/api-keys')
+    // The merchant id is what `paylinks key create --merchant` and `user create --merchant` ask for.
+    const [merchant, keys] = await Promise.all([
+      request.admin.get<{ id: string; name: string }>('/merchant'),
+      request.admin.get<{ api_keys: Record<string, unknown>[] }>('/api-keys'),
+    ])
     return render(
       request,
       reply,
       'api-keys',
-      { title: 'API keys', nav: 'api-keys', keys: keys.api_keys, ...extra },
+      { title: 'API keys', nav: 'api-keys', merchant, keys: keys.api_keys, ...extra },
       status,
     )
   }

@@ -1,6 +1,6 @@
 // The merchant dashboard: server-rendered pages with progressive enhancement under /dashboard. Sign-in
 // with email and password opens a database session held in an HttpOnly cookie; every form carries a
-// CSRF token; the sign-in form is rate limited per client and per email.
+// CSRF token; the sign-in form is rate limited per client, and per email by the user service.
 import fs from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import path from 'node:path'
@@ -9,12 +9,12 @@ import csrf from '@fastify/csrf-protection'
 import formbody from '@fastify/formbody'
 import rateLimit from '@fastify/rate-limit'
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
-import { LRUCache } from 'lru-cache'
 import { sendPage } from '../../lib/html.js'
 import { installationSecret } from '../../lib/secrets.js'
 import type { Services } from '../../services.js'
 import type { InternalCredential } from '../merchants/auth.js'
-import { normalizeEmail, SESSION_MAX_AGE_MS, type User } from '../users/service.js'
+import { isHashingBusy } from '../users/password.js'
+import { minutes, SESSION_MAX_AGE_MS, type User } from '../users/service.js'
 import { accountPages } from './account.js'
 import { AdminClient, ApiFailure, NotFoundError } from './api.js'
 import { catalogPages } from './catalog.js'
@@ -34,9 +34,6 @@ declare module 'fastify' {
 }
 
 export const DASHBOARD = '/dashboard'
-/** Failed sign-ins one email may have in the window before it is refused for the rest of it. */
-const EMAIL_FAILURES = 10
-const EMAIL_WINDOW_MS = 15 * 60 * 1000
 
 export interface PageKit {
   services: Services
@@ -93,8 +90,6 @@ export const dashboardPages: FastifyPluginAsync<{
     if (request.method === 'POST') app.csrfProtection(request, reply, done)
     else done()
   })
-
-  const failures = new LRUCache<string, number>({ max: 100_000, ttl: EMAIL_WINDOW_MS })
 
   const kit: PageKit = {
     services,
@@ -220,24 +215,36 @@ export const dashboardPages: FastifyPluginAsync<{
       if (!email.trim() || !password) {
         return loginPage(reply, { email, next, error: 'Enter your email and your password.' }, 400)
       }
-      const key = normalizeEmail(email)
-      if ((failures.get(key) ?? 0) >= EMAIL_FAILURES) {
+      let session: Awaited<ReturnType<typeof services.users.signIn>>
+      try {
+        session = await services.users.signIn(email, password, {
+          ip: request.ip,
+          userAgent: request.headers['user-agent'],
+        })
+      } catch (error) {
+        if (!isHashingBusy(error)) throw error
+        reply.header('retry-after', String(error.details?.retry_after_seconds ?? 1))
         return loginPage(
           reply,
-          { email, next, error: 'Too many failed sign-ins for this email. Try again in 15 minutes.' },
+          { email, next, error: 'Too many people are signing in right now. Try again in a moment.' },
+          503,
+        )
+      }
+      if (session.outcome === 'locked') {
+        reply.header('retry-after', String(Math.ceil(session.retryAfterMs / 1000)))
+        return loginPage(
+          reply,
+          {
+            email,
+            next,
+            error: `Too many failed sign-ins for this email. Try again in ${minutes(session.retryAfterMs)}.`,
+          },
           429,
         )
       }
-      const session = await services.users.signIn(email, password, {
-        ip: request.ip,
-        userAgent: request.headers['user-agent'],
-      })
-      if (!session) {
-        // The count keeps its first failure's expiry, so the window is fixed, not sliding.
-        failures.set(key, (failures.get(key) ?? 0) + 1, { noUpdateTTL: true })
+      if (session.outcome === 'wrong') {
         return loginPage(reply, { email, next, error: 'Wrong email or password.' }, 401)
       }
-      failures.delete(key)
       reply.setCookie(SESSION_COOKIE, session.token, {
         path: '/',
         httpOnly: true,
@@ -261,8 +268,35 @@ export const dashboardPages: FastifyPluginAsync<{
   await accountPages(app, kit)
 }
 
-/** Where to go after signing in: a dashboard path on this site, never another origin. */
+/**
+ * Where to go after signing in: a dashboard path on this site, never another origin, in the form a
+ * Location header can carry (what is not ASCII percent-encoded as UTF-8); anything else is the default.
+ */
 export function safeNext(next: string | undefined): string {
-  if (next && /^\/dashboard(?:[/?#]|$)/.test(next) && !/[\\\s]|\/\//.test(next)) return next
-  return `${DASHBOARD}/projects`
+  const fallback = `${DASHBOARD}/projects`
+  if (
+    !next ||
+    next.length > 2048 ||
+    !/^\/dashboard(?:[/?#]|$)/.test(next) ||
+    // Backslashes, whitespace and controls: browsers and the URL parser read or drop them in ways that
+    // differ, so a path with any of them is not one to follow.
+    /[\\\s\p{Cc}]|\/\//u.test(next)
+  ) {
+    return fallback
+  }
+  // The URL parser encodes what a header cannot hold and resolves dot segments; the path is checked
+  // again after it, so `/dashboard/../admin` (or its %2e form) cannot leave the dashboard.
+  const base = 'http://paylinks.invalid'
+  let url: URL
+  try {
+    url = new URL(next, base)
+  } catch {
+    return fallback
+  }
+  if (url.origin !== base || !/^\/dashboard(?:\/|$)/.test(url.pathname) || url.pathname.includes('//')) {
+    return fallback
+  }
+  const path = `${url.pathname}${url.search}${url.hash}`
+  // Whatever slipped through (a lone surrogate becomes U+FFFD first) must be printable ASCII by now.
+  return /^[\x21-\x7e]+$/.test(path) ? path : fallback
 }

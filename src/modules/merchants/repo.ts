@@ -11,6 +11,10 @@ export function findMerchant(db: Executor, id: string) {
   return db.selectFrom('merchants').selectAll().where('id', '=', id).executeTakeFirst()
 }
 
+export function listMerchants(db: Executor) {
+  return db.selectFrom('merchants').selectAll().orderBy('created_at').orderBy('id').execute()
+}
+
 export function countMerchants(db: Executor) {
   return db
     .selectFrom('merchants')

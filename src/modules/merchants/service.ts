@@ -45,6 +45,11 @@ export class MerchantService {
     return merchant
   }
 
+  /** Every merchant, oldest first: an operator's list (the CLI), never scoped to a key. */
+  listMerchants(): Promise<Merchant[]> {
+    return repo.listMerchants(this.db)
+  }
+
   countMerchants(): Promise<number> {
     return repo.countMerchants(this.db)
   }

@@ -1,5 +1,6 @@
 // Dashboard users: accounts that act for one merchant, signed in with email and password, and their
-// sessions. A session is a random token in a cookie; the database keeps only its SHA-256.
+// sessions. A session is a random token in a cookie; the database keeps only its SHA-256. Every check of
+// a password (sign-in, the current password on the account page) spends one of the email's guesses.
 import { randomBytes } from 'node:crypto'
 import type { Db, Executor } from '../../lib/db.js'
 import { AppError, invalid } from '../../lib/errors.js'
@@ -9,7 +10,8 @@ import { hashesEqual, hashKey } from '../../lib/keys.js'
 import { isUniqueViolation } from '../../lib/pg-errors.js'
 import type { UserRow } from '../../lib/schema.js'
 import { type Clock, DAY_MS } from '../../lib/time.js'
-import { decoyHash, hashPassword, passwordProblem, verifyPassword } from './password.js'
+import { type Guess, PasswordGuesses } from './guesses.js'
+import { decoyHash, hashPassword, isHashingBusy, passwordProblem, verifyPassword } from './password.js'
 
 /** A session ends this long after sign-in, whatever happens. */
 export const SESSION_MAX_AGE_MS = 7 * DAY_MS
@@ -36,11 +38,21 @@ export interface SessionMeta {
   userAgent?: string | undefined
 }
 
+/** How a sign-in ended; a wrong password and an unknown email are the same outcome. */
+export type SignInResult =
+  | { outcome: 'signed_in'; user: User; token: string }
+  | { outcome: 'wrong' }
+  | { outcome: 'locked'; retryAfterMs: number }
+
 export class UserService {
+  private readonly guesses: PasswordGuesses
+
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.guesses = new PasswordGuesses(db, clock)
+  }
 
   async create(input: {
     merchantId: string
@@ -72,7 +84,8 @@ export class UserService {
           merchant_id: merchant.id,
           email,
           name,
-          password_hash: await hashPassword(input.password),
+          // An operator's command (the CLI, the first start) waits for a hashing slot instead of failing.
+          password_hash: await hashPassword(input.password, undefined, 'wait'),
           created_at: now,
         })
         .returning(USER_COLUMNS)
@@ -89,23 +102,23 @@ export class UserService {
   }
 
   /**
-   * Checks the password and opens a session. An unknown email costs the same scrypt work as a wrong
-   * password, so the answer's timing does not tell which emails have accounts.
+   * Checks the password and opens a session. The email's guess is reserved first, so a locked email
+   * costs no hashing at all; an unknown email costs the same guess and the same scrypt work as a wrong
+   * password, so neither the answer nor its timing tells which emails have accounts. Throws a
+   * `service_unavailable` AppError, spending no guess, when too many passwords are being checked.
    */
-  async signIn(
-    emailInput: string,
-    password: string,
-    meta: SessionMeta = {},
-  ): Promise<{ user: User; token: string } | undefined> {
+  async signIn(emailInput: string, password: string, meta: SessionMeta = {}): Promise<SignInResult> {
     const email = normalizeEmail(emailInput)
+    const reservation = await this.guesses.reserve(email)
+    if ('locked' in reservation) return { outcome: 'locked', retryAfterMs: reservation.retryAfterMs }
     const row = await this.db
       .selectFrom('users')
       .selectAll()
       .where('email', '=', email)
       .where('disabled_at', 'is', null)
       .executeTakeFirst()
-    const ok = await verifyPassword(password, row?.password_hash ?? (await decoyHash()))
-    if (!row || !ok) return undefined
+    const ok = await this.check(reservation.guess, password, row?.password_hash ?? decoyHash())
+    if (!row || !ok) return { outcome: 'wrong' }
     await this.pruneSessions()
     const now = this.clock.now()
     const token = randomBytes(32).toString('hex')
@@ -124,7 +137,23 @@ export class UserService {
         .execute()
       await tx.updateTable('users').set({ last_login_at: now }).where('id', '=', row.id).execute()
     })
-    return { user: pick(row), token }
+    return { outcome: 'signed_in', user: pick(row), token }
+  }
+
+  /**
+   * Checks a password on a reserved guess. A wrong one keeps the guess spent; a right one, or one that
+   * could not be checked for want of a hashing slot, gives it back.
+   */
+  private async check(guess: Guess, password: string, stored: string): Promise<boolean> {
+    let ok: boolean
+    try {
+      ok = await verifyPassword(password, stored)
+    } catch (error) {
+      if (isHashingBusy(error)) await this.guesses.release(guess)
+      throw error
+    }
+    if (ok) await this.guesses.release(guess)
+    return ok
   }
 
   /** The user of a live session, or undefined for an unknown, revoked, expired or idle one. */
@@ -165,7 +194,7 @@ export class UserService {
     const problem = passwordProblem(password)
     if (problem) throw invalid('password', 'length', problem)
     const email = normalizeEmail(emailInput)
-    const hash = await hashPassword(password)
+    const hash = await hashPassword(password, undefined, 'wait')
     return this.db.transaction().execute(async (tx) => {
       const user = await tx
         .updateTable('users')
@@ -181,7 +210,8 @@ export class UserService {
 
   /**
    * Changes a signed-in user's password after checking the current one, and ends the user's other
-   * sessions (the one in `keepToken` stays open). Nothing changes when any rule fails.
+   * sessions (the one in `keepToken` stays open). Nothing changes when any rule fails. The current
+   * password spends the email's guesses like a sign-in, so an open session is no unlimited oracle.
    */
   async changePassword(
     userId: string,
@@ -190,10 +220,22 @@ export class UserService {
   ): Promise<void> {
     const row = await this.db
       .selectFrom('users')
-      .select('password_hash')
+      .select(['email', 'password_hash'])
       .where('id', '=', userId)
       .executeTakeFirstOrThrow()
-    if (!(await verifyPassword(input.current, row.password_hash))) {
+    const reservation = await this.guesses.reserve(row.email)
+    if ('locked' in reservation) {
+      throw new AppError(
+        'rate_limited',
+        `current_password: too many wrong passwords for this email; try again in ${minutes(reservation.retryAfterMs)}`,
+        {
+          field: 'current_password',
+          rule: 'attempts',
+          retry_after_seconds: Math.ceil(reservation.retryAfterMs / 1000),
+        },
+      )
+    }
+    if (!(await this.check(reservation.guess, input.current, row.password_hash))) {
       throw invalid('current_password', 'match', 'is not your current password')
     }
     const problem = passwordProblem(input.password)
@@ -255,8 +297,9 @@ export class UserService {
     return Number(result.numUpdatedRows)
   }
 
-  /** Deletes sessions that ended more than a day ago. */
+  /** Deletes sessions that ended more than a day ago, and guess windows that have ended. */
   async pruneSessions(): Promise<number> {
+    await this.guesses.prune()
     const cutoff = new Date(this.clock.now().getTime() - DAY_MS)
     const result = await this.db
       .deleteFrom('user_sessions')
@@ -274,6 +317,12 @@ export class UserService {
 
 export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase()
+}
+
+/** A wait as people read it, rounded up to whole minutes: "15 minutes", "1 minute". */
+export function minutes(ms: number): string {
+  const n = Math.max(1, Math.ceil(ms / 60_000))
+  return `${n} minute${n === 1 ? '' : 's'}`
 }
 
 function pick(row: User): User {
