@@ -4,6 +4,7 @@
 import type Stripe from 'stripe'
 import { describe, expect } from 'vitest'
 import { STRIPE_API_VERSION } from '../../src/lib/stripe-version.js'
+import { freePort } from '../helpers/process.js'
 import { waitFor } from '../helpers/wait.js'
 import { clientFor, paymentSession, test } from './fixtures.js'
 
@@ -81,7 +82,7 @@ describe('event delivery', () => {
     account,
     stripe,
   }) => {
-    double.setWebhook(account.id, 'http://127.0.0.1:9/hooks')
+    double.setWebhook(account.id, `http://127.0.0.1:${await freePort()}/hooks`)
     const session = await paymentSession(stripe)
     await stripe.checkout.sessions.expire(session.id)
     await double.eventsSettled()

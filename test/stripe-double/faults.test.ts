@@ -70,6 +70,7 @@ describe('faults', () => {
   test('hangs after doing the work: a retry with the same key gets the one session', async ({
     double,
     account,
+    stripe,
   }) => {
     double.addFault({ kind: 'hang', execute: true, path: '/v1/checkout/sessions', times: 1 })
     const impatient = clientFor(double, account.secretKey, { timeout: 300 })
@@ -77,7 +78,7 @@ describe('faults', () => {
       type: 'StripeConnectionError',
     })
     expect(double.sessions()).toHaveLength(1)
-    const retried = await paymentSession(impatient, {}, { idempotencyKey: 'pay_1' })
+    const retried = await paymentSession(stripe, {}, { idempotencyKey: 'pay_1' })
     expect(retried.lastResponse.headers['idempotent-replayed']).toBe('true')
     expect(double.sessions().map((s) => s.id)).toEqual([retried.id])
   })
