@@ -369,7 +369,7 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
       tone: 'info',
       heading: 'Payment method saved',
       text: 'The card is saved for this account.',
-      linkHref: withParams(backUrl, { setup_id: setupId, status: 'saved' }),
+      linkHref: appendParams(backUrl, { setup_id: setupId, status: 'saved' }),
       linkText: 'Continue',
     })
 
@@ -459,7 +459,7 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
       switch (result.kind) {
         case 'saved':
         case 'already_completed':
-          return reply.redirect(withParams(result.backUrl, { setup_id: setup.id, status: 'saved' }), 303)
+          return reply.redirect(appendParams(result.backUrl, { setup_id: setup.id, status: 'saved' }), 303)
         case 'declined': {
           const error = {
             heading: 'Card declined.',
@@ -486,8 +486,8 @@ function returnUrl(page: OrderPage): string | null {
 
 function afterPayment(page: OrderPage): string | null {
   if (page.order.back_url)
-    return withParams(page.order.back_url, { order_id: page.order.id, status: page.order.status })
-  return page.successUrl ? withParams(page.successUrl, { order_id: page.order.id }) : null
+    return appendParams(page.order.back_url, { order_id: page.order.id, status: page.order.status })
+  return page.successUrl ? appendParams(page.successUrl, { order_id: page.order.id }) : null
 }
 
 function summary(page: OrderPage, locale: string) {
@@ -519,9 +519,19 @@ function capitalize(word: string): string {
   return word.charAt(0).toUpperCase() + word.slice(1)
 }
 
-/** Adds query parameters to a URL, keeping those it has. */
-export function withParams(url: string, params: Record<string, string>): string {
-  const target = new URL(url)
-  for (const [key, value] of Object.entries(params)) target.searchParams.set(key, value)
-  return target.toString()
+/**
+ * A return URL as its caller gave it, byte for byte, with our parameters after its query (`&` when it
+ * has a `?` already, `?` otherwise) and before its fragment. It is not parsed and rebuilt: that would
+ * re-encode what the caller put there (DocSpace's `…?tab=methods?complete=true` would come back with its
+ * second `?` as `%3F`, and its client would never see `complete=true`).
+ */
+export function appendParams(url: string, params: Record<string, string>): string {
+  const hash = url.indexOf('#')
+  const base = hash === -1 ? url : url.slice(0, hash)
+  const fragment = hash === -1 ? '' : url.slice(hash)
+  const query = Object.entries(params)
+    .map(([key, value]) => `${encodeURIComponent(key)}=${encodeURIComponent(value)}`)
+    .join('&')
+  const separator = !base.includes('?') ? '?' : base.endsWith('?') || base.endsWith('&') ? '' : '&'
+  return `${base}${separator}${query}${fragment}`
 }

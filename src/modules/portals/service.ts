@@ -33,21 +33,32 @@ export interface PortalPrincipal {
   salesEmail: string | null
 }
 
-/** An absolute http(s) URL of at most 2048 characters, or a 400 naming the field. */
+/**
+ * A return URL exactly as the caller gave it, or a 400 naming the field. It is validated, never
+ * normalised: clients find their own markers in the URL they come back to (DocSpace's web client appends
+ * `?complete=true` to a URL that may have a query already and searches for it), so what they sent must
+ * come back byte for byte, with only our parameters appended. Spaces, control and non-ASCII characters
+ * could not travel unchanged in a Location header, so they are refused rather than encoded.
+ */
 export function checkBackUrl(field: string, value: unknown): string {
-  if (typeof value !== 'string' || value.trim() === '') throw invalid(field, 'required', 'is required')
-  const url = value.trim()
-  if (url.length > 2048) throw invalid(field, 'maxLength', 'must be at most 2048 characters')
+  if (value === undefined || value === null || value === '') throw invalid(field, 'required', 'is required')
+  if (typeof value !== 'string') throw invalid(field, 'type', 'must be a string')
+  if (value.length > 2048) throw invalid(field, 'maxLength', 'must be at most 2048 characters')
+  if (/[^\x21-\x7e]/.test(value)) {
+    throw invalid(field, 'url', 'must not contain spaces, control characters or non-ASCII characters')
+  }
   let parsed: URL
   try {
-    parsed = new URL(url)
+    parsed = new URL(value)
   } catch {
     throw invalid(field, 'url', 'must be an absolute http:// or https:// URL')
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
     throw invalid(field, 'url', `must be an absolute http:// or https:// URL, not ${parsed.protocol}`)
   }
-  return parsed.toString()
+  // `https:host/path` parses, but only as a guess at what was meant.
+  if (!/^https?:\/\//i.test(value)) throw invalid(field, 'url', 'must be an absolute http:// or https:// URL')
+  return value
 }
 
 export class PortalService {
