@@ -242,28 +242,29 @@ export class PortalService {
     }
   }
 
-  /** Creates an order of the portal for the given quantities and answers its payment page URL. */
-  async paymentUrl(portal: PortalPrincipal, backUrlInput: unknown, quantityInput: unknown): Promise<string> {
-    const backUrl = checkBackUrl('backUrl', backUrlInput)
+  /**
+   * Creates an order of the portal for the given quantities and answers its payment page URL. After
+   * paying, the buyer goes to `successUrl` when given, else to `backUrl`; `backUrl` stays the way back.
+   */
+  async paymentUrl(
+    portal: PortalPrincipal,
+    input: { backUrl: unknown; successUrl?: unknown; quantity?: unknown },
+  ): Promise<string> {
+    const backUrl = checkBackUrl('backUrl', input.backUrl)
+    const successUrl =
+      input.successUrl === undefined || input.successUrl === null
+        ? null
+        : checkBackUrl('successUrl', input.successUrl)
+    const quantityInput = input.quantity
     if (quantityInput === undefined || quantityInput === null)
       throw invalid('quantity', 'required', 'is required')
     if (typeof quantityInput !== 'object' || Array.isArray(quantityInput)) {
       throw invalid('quantity', 'type', 'must be an object mapping item identifiers to counts')
     }
-    const entries = Object.entries(quantityInput as Record<string, unknown>)
-    if (entries.length === 0) throw invalid('quantity', 'minProperties', 'must name at least one item')
-    if (entries.length > 50) throw invalid('quantity', 'maxProperties', 'must name at most 50 items')
-    for (const [item, count] of entries) {
-      if (typeof count !== 'number' || !Number.isInteger(count) || count < 1) {
-        throw invalid(
-          `quantity.${item}`,
-          'minimum',
-          `must be a positive whole number, not ${JSON.stringify(count)}`,
-        )
-      }
-      if (count > MAX_QUANTITY)
-        throw invalid(`quantity.${item}`, 'maximum', `must be at most ${MAX_QUANTITY}`)
-    }
+    const given = Object.entries(quantityInput as Record<string, unknown>)
+    if (given.length === 0) throw invalid('quantity', 'minProperties', 'must name at least one item')
+    if (given.length > 50) throw invalid('quantity', 'maxProperties', 'must name at most 50 items')
+    const entries = given.map(([item, count]) => [item, quantityOf(item, count)] as const)
 
     const identifiers = entries.map(([item]) => item)
     const currency = portal.defaultCurrency
@@ -293,7 +294,7 @@ export class PortalService {
       return {
         productId: product.id,
         name: product.name,
-        quantity: count as number,
+        quantity: count,
         unitAmount: Number(product.amount),
       }
     })
@@ -306,7 +307,7 @@ export class PortalService {
         projectId: portal.projectId,
         currency,
         lines,
-        source: { portalId: portal.portalId, backUrl },
+        source: { portalId: portal.portalId, backUrl, successUrl },
       },
       this.clock.now(),
     )
@@ -317,9 +318,13 @@ export class PortalService {
     return `${this.config.publicUrl}/pay/${order.id}`
   }
 
-  /** Opens a checkout-setup session and answers the URL of its hosted page. */
+  /**
+   * Opens a checkout-setup session and answers the URL of its hosted page. Without a back URL (DocSpace's
+   * client sends none when it has none) the setup ends on paylinks' own "saved" page.
+   */
   async checkoutSetupUrl(portal: PortalPrincipal, backUrlInput: unknown): Promise<string> {
-    const backUrl = checkBackUrl('BackUrl', backUrlInput)
+    const backUrl =
+      backUrlInput === undefined || backUrlInput === '' ? null : checkBackUrl('BackUrl', backUrlInput)
     const now = this.clock.now()
     const id = `cs_${randomBytes(12).toString('hex')}`
     await this.db
@@ -357,6 +362,15 @@ export class PortalService {
       .executeTakeFirst()
   }
 
+  /** The payment method a completed setup saved, for its "saved" page. */
+  savedMethod(setupId: string) {
+    return this.db
+      .selectFrom('payment_methods')
+      .select(['card_brand', 'card_last4'])
+      .where('setup_id', '=', setupId)
+      .executeTakeFirst()
+  }
+
   /**
    * Saves the card as the portal's payment method: the provider call happens outside the transaction
    * (with the setup id as idempotency key), then the session is completed once, under its row lock.
@@ -365,7 +379,7 @@ export class PortalService {
     id: string,
     card: CardInput,
   ): Promise<
-    | { kind: 'saved' | 'already_completed'; backUrl: string }
+    | { kind: 'saved' | 'already_completed'; backUrl: string | null }
     | { kind: 'declined'; code: string; message: string }
     | { kind: 'expired' | 'not_found' }
   > {
@@ -420,4 +434,32 @@ export class PortalService {
     })
     return { kind: saved ? 'saved' : 'already_completed', backUrl: setup.back_url }
   }
+}
+
+/**
+ * A count of `quantity`: a positive whole number, also given as a string of digits (`"3"`), as DocSpace's
+ * own server reads it (System.Text.Json with AllowReadingFromString).
+ */
+function quantityOf(item: string, raw: unknown): number {
+  const field = `quantity.${item}`
+  let value = raw
+  if (typeof raw === 'string' && /^\d+$/.test(raw)) {
+    // More digits than MAX_QUANTITY has (leading zeros aside) is over it, whatever Number() makes of them.
+    const digits = raw.replace(/^0+(?=\d)/, '')
+    if (digits.length > String(MAX_QUANTITY).length)
+      throw invalid(field, 'maximum', `must be at most ${MAX_QUANTITY}`)
+    value = Number(digits)
+  }
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw invalid(field, 'minimum', `must be a positive whole number, not ${shown(raw)}`)
+  }
+  if (value > MAX_QUANTITY) throw invalid(field, 'maximum', `must be at most ${MAX_QUANTITY}`)
+  return value
+}
+
+/** A value as JSON for an error message, a long string cut short. */
+function shown(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)
+  const json = JSON.stringify(value) ?? String(value)
+  return json.length > 40 ? `${json.slice(0, 40)}…` : json
 }
