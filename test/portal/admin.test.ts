@@ -327,3 +327,56 @@ describe('a checkout setup without BackUrl', () => {
     expect(method.body).toMatchObject({ card_last4: '4242', card_exp_year: 2031 })
   })
 })
+
+describe('the total of a portal order', () => {
+  const MAX = 999_999_999_999
+
+  it.each([
+    [{ BIG: 9007 }, 'quantity.BIG'],
+    [{ BIG: 9008 }, 'quantity.BIG'],
+    [{ BIG: 2 }, 'quantity.BIG'],
+    [{ HALF: 1, BIG: 1 }, 'quantity.BIG'],
+    [{ BIG: 1, HALF: 1 }, 'quantity.HALF'],
+  ])('refuses %j, whose total is over the maximum amount, naming %s', async (quantity, field) => {
+    const before = await ctx.database.db
+      .selectFrom('orders')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .executeTakeFirstOrThrow()
+    const res = await portalCall('PUT', '/payment/url', { backUrl: 'https://portal.example/b', quantity })
+    expect(res.statusCode).toBe(400)
+    expect(res.json()).toEqual({
+      error: {
+        message: `${field}: brings the order total over the maximum amount, 999999999999 minor units of USD`,
+        type: 'validation_failed',
+      },
+      status: 1,
+      statusCode: 400,
+    })
+    const after = await ctx.database.db
+      .selectFrom('orders')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .executeTakeFirstOrThrow()
+    expect(after.n).toBe(before.n)
+  })
+
+  it('accepts a total of exactly the maximum amount', async () => {
+    const res = await portalCall('PUT', '/payment/url', {
+      backUrl: 'https://portal.example/b',
+      quantity: { BIG: 1 },
+    })
+    expect(res.statusCode).toBe(200)
+    const orderId = /ord_[0-9a-f]{24}/.exec(res.json().response)?.[0] as string
+    expect((await api(ctx.app, merchant, 'GET', `/orders/${orderId}`)).body.total_amount).toBe(MAX)
+  })
+
+  beforeAll(async () => {
+    await createProduct(ctx.app, merchant, projectId, {
+      sku: 'BIG',
+      prices: [{ currency: 'USD', amount: MAX }],
+    })
+    await createProduct(ctx.app, merchant, projectId, {
+      sku: 'HALF',
+      prices: [{ currency: 'USD', amount: 500_000_000_000 }],
+    })
+  })
+})

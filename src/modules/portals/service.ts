@@ -8,6 +8,7 @@ import { newPrefixedId } from '../../lib/ids.js'
 import { hashesEqual, hashKey } from '../../lib/keys.js'
 import type { Logger } from '../../lib/logger.js'
 import type { Mailer } from '../../lib/mailer.js'
+import { firstLineOverMaxAmount, MAX_AMOUNT } from '../../lib/money.js'
 import type { PaymentRequestRow, PortalKeyRow, PortalRow } from '../../lib/schema.js'
 import type { Clock } from '../../lib/time.js'
 import type { CardInput, PaymentProvider } from '../checkout/provider.js'
@@ -300,6 +301,14 @@ export class PortalService {
     })
     if (new Set(lines.map((l) => l.productId)).size !== lines.length) {
       throw invalid('quantity', 'uniqueItems', 'names the same product twice (by id and by SKU)')
+    }
+    const over = firstLineOverMaxAmount(lines)
+    if (over !== -1) {
+      throw invalid(
+        `quantity.${entries[over]?.[0]}`,
+        'maxTotal',
+        `brings the order total over the maximum amount, ${MAX_AMOUNT} minor units of ${currency}`,
+      )
     }
     const { order, items } = this.orders.build(
       {
