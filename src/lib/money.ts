@@ -92,6 +92,14 @@ export function firstLineOverMaxAmount(lines: { unitAmount: number; quantity: nu
   return -1
 }
 
+/**
+ * Minor units as a number of major units (1999 USD → 19.99, 5 KWD → 0.005), for clients that want a
+ * decimal number: it is the double nearest to the exact decimal, which is read from the exact string.
+ */
+export function toMajorUnits(amount: number, currency: string): number {
+  return Number(toDecimalString(amount, currency))
+}
+
 /** Sums amounts of one currency, refusing to leave the safe integer range. */
 export function sumAmounts(amounts: number[]): number {
   const total = amounts.reduce((sum, amount) => sum + amount, 0)
