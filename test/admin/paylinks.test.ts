@@ -742,3 +742,93 @@ describe('the paylink object’s figures', () => {
     expect(stat.body).toMatchObject({ visits: 4, paid_orders: 3, conversion: 0.75, revenue: figures.revenue })
   })
 })
+
+describe('the total of a paylink', () => {
+  const MAX = 999_999_999_999
+  let big: string
+  let one: string
+  let euro: string
+  beforeAll(async () => {
+    const price = (currency: string, amount: number) => ({ currency, amount })
+    big = (
+      await createProduct(ctx.app, merchant, projectId, { prices: [price('USD', MAX), price('JPY', 5)] })
+    ).id
+    one = (await createProduct(ctx.app, merchant, projectId, { prices: [price('USD', 1), price('JPY', 1)] }))
+      .id
+    euro = (await createProduct(ctx.app, merchant, projectId, { prices: [price('EUR', MAX)] })).id
+  })
+
+  it.each([
+    ['POST', 'the largest price, then 1', () => [big, one], 'products[1]', 'USD'],
+    ['POST', '1, then the largest price', () => [one, big], 'products[1]', 'USD'],
+    ['PUT', '19.99, then the largest price', () => [products[0] as string, big], 'products[1]', 'USD'],
+  ])(
+    '%s refuses %s, a total over the maximum in a currency all its products have',
+    async (method, _case, list, field, currency) => {
+      const link = await createPaylink(ctx.app, merchant, projectId, [products[0] as string])
+      const ids = list()
+      const res = await api(
+        ctx.app,
+        merchant,
+        method as 'POST' | 'PUT',
+        method === 'POST' ? '/paylinks' : `/paylinks/${link.id}`,
+        {
+          life_days: 7,
+          products: ids,
+          project_id: projectId,
+        },
+      )
+      expect(res.status).toBe(400)
+      expect(res.body).toEqual({
+        code: 'validation_failed',
+        message: `${field}: brings the link's total in ${currency} over the maximum amount, 999999999999 minor units`,
+        details: { field, rule: 'maxTotal' },
+      })
+      expect((await api(ctx.app, merchant, 'GET', `/paylinks/${link.id}`)).body.products).toEqual([
+        products[0],
+      ])
+    },
+  )
+
+  it('accepts a link whose over-large sum is in no currency all its products share', async () => {
+    const res = await api(ctx.app, merchant, 'POST', '/paylinks', {
+      life_days: 7,
+      products: [big, euro],
+      project_id: projectId,
+    })
+    expect(res.status).toBe(200)
+  })
+
+  it('shows its “cannot be paid” page when a later price change brings the total over it', async () => {
+    const cheap = await createProduct(ctx.app, merchant, projectId, {
+      prices: [{ currency: 'USD', amount: 1 }],
+    })
+    const almost = await createProduct(ctx.app, merchant, projectId, {
+      prices: [{ currency: 'USD', amount: MAX - 1 }],
+    })
+    // Exactly the maximum is accepted; the link is not opened before the change (the public path keeps a
+    // link for a second).
+    const link = await createPaylink(ctx.app, merchant, projectId, [almost.id, cheap.id])
+    const patched = await api(ctx.app, merchant, 'PATCH', `/products/${cheap.id}`, {
+      prices: [{ currency: 'USD', amount: 2 }],
+    })
+    expect(patched.status).toBe(200)
+    const { db } = ctx.database
+    const count = async (table: 'orders' | 'visits') =>
+      Number(
+        (
+          await db
+            .selectFrom(table)
+            .select((eb) => eb.fn.countAll().as('n'))
+            .where('paylink_id', '=', link.id)
+            .executeTakeFirstOrThrow()
+        ).n,
+      )
+    const res = await ctx.app.inject(`/paylink/${link.id}`)
+    expect(res.statusCode).toBe(409)
+    expect(res.body).toContain('This link cannot be paid right now')
+    expect(res.body).toContain('Its total is more than one order can take.')
+    expect(await count('orders')).toBe(0)
+    expect(await count('visits')).toBe(1)
+  })
+})

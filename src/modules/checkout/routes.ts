@@ -122,7 +122,9 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
           302: Redirect('To the order’s payment page, keeping the query string'),
           400: Html('The requested currency cannot be used'),
           404: Html('Unknown or deleted paylink'),
-          409: Html('The link cannot be paid: a product was withdrawn or has no price in the currency'),
+          409: Html(
+            'The link cannot be paid: a product was withdrawn or has no price in the currency, or the total is over the maximum amount',
+          ),
           410: Html('The link has expired'),
         },
       },
@@ -174,7 +176,9 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
             text:
               result.reason === 'archived'
                 ? 'One of its products is no longer sold.'
-                : `One of its products has no price in ${result.currency}.`,
+                : result.reason === 'over_max'
+                  ? 'Its total is more than one order can take.'
+                  : `One of its products has no price in ${result.currency}.`,
             hint: 'Please contact the seller.',
           })
       }

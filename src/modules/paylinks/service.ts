@@ -3,6 +3,7 @@ import type { Config } from '../../lib/config.js'
 import { type Db, type Executor, softDelete, type Tx } from '../../lib/db.js'
 import { AppError, invalid } from '../../lib/errors.js'
 import { newPaylinkId } from '../../lib/ids.js'
+import { MAX_AMOUNT } from '../../lib/money.js'
 import { addDays, type Clock } from '../../lib/time.js'
 import { emptyFigures, lifetimeFigures, lifetimeFiguresOf } from '../analytics/service.js'
 import * as productRepo from '../products/repo.js'
@@ -194,6 +195,7 @@ export class PaylinkService {
     const elsewhere = productIds.filter((pid) => byId.get(pid)?.project_id !== projectId)
     if (elsewhere.length > 0)
       throw new AppError('pl000008', undefined, { field: 'products', products: elsewhere })
+    checkTotals(productIds.map((pid) => byId.get(pid)?.prices ?? []))
   }
 }
 
@@ -204,4 +206,35 @@ async function withFigures(db: Executor, rows: repo.PaylinkWithCurrency[]): Prom
     rows.map((row) => row.id),
   )
   return rows.map((row) => ({ ...row, figures: figures.get(row.id) ?? emptyFigures() }))
+}
+
+/**
+ * A link is one order of one of each product: in every currency all its products are priced in, that
+ * total must stay within the maximum amount, or it could never be paid. The product that brings it over
+ * is named (the earliest such, then the first currency in order).
+ */
+function checkTotals(prices: { currency: string; amount: number }[][]): void {
+  const shared = (prices[0] ?? [])
+    .map((p) => p.currency)
+    .filter((currency) => prices.every((list) => list.some((p) => p.currency === currency)))
+    .sort()
+  let worst: { index: number; currency: string } | undefined
+  for (const currency of shared) {
+    let total = 0
+    for (const [index, list] of prices.entries()) {
+      // At most 6 amounts of at most MAX_AMOUNT each: far within the safe integers.
+      total += list.find((p) => p.currency === currency)?.amount ?? 0
+      if (total > MAX_AMOUNT) {
+        if (!worst || index < worst.index) worst = { index, currency }
+        break
+      }
+    }
+  }
+  if (worst) {
+    throw invalid(
+      `products[${worst.index}]`,
+      'maxTotal',
+      `brings the link's total in ${worst.currency} over the maximum amount, ${MAX_AMOUNT} minor units`,
+    )
+  }
 }
