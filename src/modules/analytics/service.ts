@@ -73,10 +73,23 @@ export class AnalyticsService {
     private readonly paylinks: PaylinkService,
   ) {}
 
-  /** Checks that the scope belongs to the merchant (404 otherwise) and reads the period. */
-  async period(merchantId: string, scope: Scope, query: DashboardQuery): Promise<Period> {
-    if (scope.kind === 'paylink') await this.paylinks.get(merchantId, scope.id)
-    else await this.projects.get(merchantId, scope.id)
+  /**
+   * Checks that the scope belongs to the merchant (404 otherwise) and reads the period; answers it with
+   * the currency its gross totals are given in (the project's default currency).
+   */
+  async open(
+    merchantId: string,
+    scope: Scope,
+    query: DashboardQuery,
+  ): Promise<{ period: Period; currency: string }> {
+    const { default_currency: currency } =
+      scope.kind === 'paylink'
+        ? await this.paylinks.find(merchantId, scope.id)
+        : await this.projects.get(merchantId, scope.id)
+    return { period: await this.period(query), currency }
+  }
+
+  private async period(query: DashboardQuery): Promise<Period> {
     // The default end is the next whole second: a visit at this very instant is inside.
     const to = query.period_to ?? Math.floor(this.clock.now().getTime() / 1000) + 1
     const from = query.period_from ?? to - DEFAULT_PERIOD_DAYS * 86_400

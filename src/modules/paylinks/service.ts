@@ -90,6 +90,13 @@ export class PaylinkService {
     })
   }
 
+  /** A live link of the merchant without its figures, for callers that only need it to exist. */
+  async find(merchantId: string, id: string): Promise<repo.PaylinkWithCurrency> {
+    const paylink = await repo.findPaylink(this.db, merchantId, id)
+    if (!paylink) throw new AppError('pl000002')
+    return paylink
+  }
+
   async get(merchantId: string, id: string): Promise<PaylinkDetail> {
     const paylink = await repo.findPaylink(this.db, merchantId, id)
     if (!paylink) throw new AppError('pl000002')
@@ -126,7 +133,7 @@ export class PaylinkService {
   }
 
   async stat(merchantId: string, id: string): Promise<PaylinkStat> {
-    const paylink = await this.get(merchantId, id)
+    const paylink = await this.find(merchantId, id)
     return lifetimeFigures(this.db, paylink.id)
   }
 
