@@ -4,8 +4,9 @@ import rateLimit from '@fastify/rate-limit'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
-import { AppError, invalid, toErrorResponse } from '../../lib/errors.js'
+import { AppError, toErrorResponse } from '../../lib/errors.js'
 import type { Services } from '../../services.js'
+import { caseInsensitiveBody } from './input.js'
 import { Envelope } from './schemas.js'
 import type { PortalPrincipal } from './service.js'
 
@@ -37,31 +38,6 @@ function ok<T>(request: FastifyRequest, publicUrl: string, response: T | null) {
     links: [{ href: `${publicUrl}${request.url}`, action: request.method }],
     status: 0 as const,
     statusCode: 200,
-  }
-}
-
-/**
- * Renames a JSON body's keys to the route's own names, matched in any letter case (`BackUrl`, `backurl`
- * for `backUrl`), before validation: DocSpace's own server binds bodies case-insensitively (ASP.NET Core
- * with PropertyNameCaseInsensitive), and its clients rely on it. A name given twice is a 400.
- */
-function caseInsensitiveBody(names: string[]) {
-  const canonical = new Map(names.map((name) => [name.toLowerCase(), name]))
-  return async (request: FastifyRequest) => {
-    const body = request.body
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) return
-    const renamed: Record<string, unknown> = {}
-    const givenAs = new Map<string, string>()
-    for (const [key, value] of Object.entries(body)) {
-      const name = canonical.get(key.toLowerCase()) ?? key
-      const earlier = givenAs.get(name)
-      if (earlier !== undefined) {
-        throw invalid(name, 'duplicate', `is given more than once, as ${earlier} and ${key}`)
-      }
-      givenAs.set(name, key)
-      renamed[name] = value
-    }
-    request.body = renamed
   }
 }
 

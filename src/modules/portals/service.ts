@@ -16,12 +16,12 @@ import * as orderRepo from '../orders/repo.js'
 import type { OrderService } from '../orders/service.js'
 import type { ProjectService } from '../projects/service.js'
 import { emitEvent } from '../webhooks/events.js'
+import { checkReturnUrl, readQuantities } from './input.js'
 import * as repo from './repo.js'
 import { type CreatePortalBody, paymentMethodView, paymentRequestView } from './schemas.js'
 
 const PORTAL_KEY = /^sk-[0-9a-f]{64}$/
 const SETUP_TTL_MS = 24 * 60 * 60 * 1000
-const MAX_QUANTITY = 100_000
 
 export interface PortalPrincipal {
   keyId: string
@@ -32,34 +32,6 @@ export interface PortalPrincipal {
   projectName: string
   defaultCurrency: string
   salesEmail: string | null
-}
-
-/**
- * A return URL exactly as the caller gave it, or a 400 naming the field. It is validated, never
- * normalised: clients find their own markers in the URL they come back to (DocSpace's web client appends
- * `?complete=true` to a URL that may have a query already and searches for it), so what they sent must
- * come back byte for byte, with only our parameters appended. Spaces, control and non-ASCII characters
- * could not travel unchanged in a Location header, so they are refused rather than encoded.
- */
-export function checkBackUrl(field: string, value: unknown): string {
-  if (value === undefined || value === null || value === '') throw invalid(field, 'required', 'is required')
-  if (typeof value !== 'string') throw invalid(field, 'type', 'must be a string')
-  if (value.length > 2048) throw invalid(field, 'maxLength', 'must be at most 2048 characters')
-  if (/[^\x21-\x7e]/.test(value)) {
-    throw invalid(field, 'url', 'must not contain spaces, control characters or non-ASCII characters')
-  }
-  let parsed: URL
-  try {
-    parsed = new URL(value)
-  } catch {
-    throw invalid(field, 'url', 'must be an absolute http:// or https:// URL')
-  }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    throw invalid(field, 'url', `must be an absolute http:// or https:// URL, not ${parsed.protocol}`)
-  }
-  // `https:host/path` parses, but only as a guess at what was meant.
-  if (!/^https?:\/\//i.test(value)) throw invalid(field, 'url', 'must be an absolute http:// or https:// URL')
-  return value
 }
 
 export class PortalService {
@@ -251,21 +223,12 @@ export class PortalService {
     portal: PortalPrincipal,
     input: { backUrl: unknown; successUrl?: unknown; quantity?: unknown },
   ): Promise<string> {
-    const backUrl = checkBackUrl('backUrl', input.backUrl)
+    const backUrl = checkReturnUrl('backUrl', input.backUrl)
     const successUrl =
       input.successUrl === undefined || input.successUrl === null
         ? null
-        : checkBackUrl('successUrl', input.successUrl)
-    const quantityInput = input.quantity
-    if (quantityInput === undefined || quantityInput === null)
-      throw invalid('quantity', 'required', 'is required')
-    if (typeof quantityInput !== 'object' || Array.isArray(quantityInput)) {
-      throw invalid('quantity', 'type', 'must be an object mapping item identifiers to counts')
-    }
-    const given = Object.entries(quantityInput as Record<string, unknown>)
-    if (given.length === 0) throw invalid('quantity', 'minProperties', 'must name at least one item')
-    if (given.length > 50) throw invalid('quantity', 'maxProperties', 'must name at most 50 items')
-    const entries = given.map(([item, count]) => [item, quantityOf(item, count)] as const)
+        : checkReturnUrl('successUrl', input.successUrl)
+    const entries = readQuantities(input.quantity)
 
     const identifiers = entries.map(([item]) => item)
     const currency = portal.defaultCurrency
@@ -333,7 +296,7 @@ export class PortalService {
    */
   async checkoutSetupUrl(portal: PortalPrincipal, backUrlInput: unknown): Promise<string> {
     const backUrl =
-      backUrlInput === undefined || backUrlInput === '' ? null : checkBackUrl('BackUrl', backUrlInput)
+      backUrlInput === undefined || backUrlInput === '' ? null : checkReturnUrl('BackUrl', backUrlInput)
     const now = this.clock.now()
     const id = `cs_${randomBytes(12).toString('hex')}`
     await this.db
@@ -443,32 +406,4 @@ export class PortalService {
     })
     return { kind: saved ? 'saved' : 'already_completed', backUrl: setup.back_url }
   }
-}
-
-/**
- * A count of `quantity`: a positive whole number, also given as a string of digits (`"3"`), as DocSpace's
- * own server reads it (System.Text.Json with AllowReadingFromString).
- */
-function quantityOf(item: string, raw: unknown): number {
-  const field = `quantity.${item}`
-  let value = raw
-  if (typeof raw === 'string' && /^\d+$/.test(raw)) {
-    // More digits than MAX_QUANTITY has (leading zeros aside) is over it, whatever Number() makes of them.
-    const digits = raw.replace(/^0+(?=\d)/, '')
-    if (digits.length > String(MAX_QUANTITY).length)
-      throw invalid(field, 'maximum', `must be at most ${MAX_QUANTITY}`)
-    value = Number(digits)
-  }
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-    throw invalid(field, 'minimum', `must be a positive whole number, not ${shown(raw)}`)
-  }
-  if (value > MAX_QUANTITY) throw invalid(field, 'maximum', `must be at most ${MAX_QUANTITY}`)
-  return value
-}
-
-/** A value as JSON for an error message, a long string cut short. */
-function shown(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)
-  const json = JSON.stringify(value) ?? String(value)
-  return json.length > 40 ? `${json.slice(0, 40)}…` : json
 }
