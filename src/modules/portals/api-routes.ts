@@ -107,7 +107,7 @@ export const portalApiRoutes: FastifyPluginAsyncTypebox<{ services: Services }> 
         tags,
         summary: 'Send a payment (sales) request for the portal',
         description:
-          "Stored, mailed to the project's sales address, and listed at /admin/api/v1/payment-requests. 10 a minute per portal and client.",
+          "Stored, mailed to the project's sales address, and listed at /admin/api/v1/payment-requests. 10 a minute per portal and client. Body keys match in any letter case.",
         security: [{ portalKey: [] }],
         body: requestBody,
         response: {
