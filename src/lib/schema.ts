@@ -117,7 +117,7 @@ export interface PaymentRequestsTable {
 export interface CheckoutSetupsTable {
   id: string
   portal_id: string
-  back_url: string
+  back_url: string | null
   status: ColumnType<'open' | 'completed', 'open' | 'completed' | undefined, 'open' | 'completed'>
   created_at: Date
   expires_at: Date
@@ -331,6 +331,7 @@ export interface OrdersTable {
   paid_at: Date | null
   portal_id: ColumnType<string | null, string | null | undefined, string | null>
   back_url: ColumnType<string | null, string | null | undefined, string | null>
+  success_url: ColumnType<string | null, string | null | undefined, string | null>
 }
 
 export interface OrderItemsTable {

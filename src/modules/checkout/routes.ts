@@ -122,7 +122,9 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
           302: Redirect('To the order’s payment page, keeping the query string'),
           400: Html('The requested currency cannot be used'),
           404: Html('Unknown or deleted paylink'),
-          409: Html('The link cannot be paid: a product was withdrawn or has no price in the currency'),
+          409: Html(
+            'The link cannot be paid: a product was withdrawn or has no price in the currency, or the total is over the maximum amount',
+          ),
           410: Html('The link has expired'),
         },
       },
@@ -174,7 +176,9 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
             text:
               result.reason === 'archived'
                 ? 'One of its products is no longer sold.'
-                : `One of its products has no price in ${result.currency}.`,
+                : result.reason === 'over_max'
+                  ? 'Its total is more than one order can take.'
+                  : `One of its products has no price in ${result.currency}.`,
             hint: 'Please contact the seller.',
           })
       }
@@ -204,6 +208,8 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
         values: state.values ?? {},
         errors: state.errors ?? {},
         error: state.error,
+        // A portal order's way back, as its caller gave it (it is not where a payment ends).
+        backUrl: page.order.back_url,
       },
       // The form posts here, and a successful payment redirects to the portal's back URL or the success URL.
       { status, formTargets: [originOf(returnUrl(page))].filter((o): o is string => Boolean(o)) },
@@ -367,16 +373,22 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
   const setupParams = Type.Object({ setup_id: Type.String({ maxLength: 64 }) })
   const setupNotFound = (reply: FastifyReply) =>
     message(reply, 404, { heading: 'Page not found', text: 'This setup page does not exist.' })
-  const setupDone = (reply: FastifyReply, backUrl: string, setupId: string) =>
-    sendPage(reply, 'message', {
-      title: 'Payment method saved',
+  /** The "saved" page of a completed setup: back to the portal when it gave a back URL, else the end. */
+  const setupDone = async (
+    reply: FastifyReply,
+    setup: NonNullable<Awaited<ReturnType<Services['portals']['setupPage']>>>,
+  ) => {
+    const method = await services.portals.savedMethod(setup.id)
+    return sendPage(reply, 'setup-saved', {
+      title: `Payment method saved — ${setup.portal_name}`,
       sandbox,
-      tone: 'info',
-      heading: 'Payment method saved',
-      text: 'The card is saved for this account.',
-      linkHref: withParams(backUrl, { setup_id: setupId, status: 'saved' }),
-      linkText: 'Continue',
+      merchantName: setup.merchant_name,
+      projectName: setup.project_name,
+      portalName: setup.portal_name,
+      card: method ? `${capitalize(method.card_brand)} ending in ${method.card_last4}` : null,
+      continueUrl: setup.back_url ? setupReturn(setup.back_url, setup.id) : null,
     })
+  }
 
   const renderSetup = (
     reply: FastifyReply,
@@ -420,7 +432,7 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
     async (request, reply) => {
       const setup = await services.portals.setupPage(request.params.setup_id)
       if (!setup) return setupNotFound(reply)
-      if (setup.status === 'completed') return setupDone(reply, setup.back_url, setup.id)
+      if (setup.status === 'completed') return setupDone(reply, setup)
       if (setup.expires_at.getTime() <= services.clock.now().getTime()) {
         return message(reply, 410, {
           heading: 'This page has expired',
@@ -442,7 +454,7 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
         params: setupParams,
         body: PayForm,
         response: {
-          303: Redirect('To the back URL with setup_id and status=saved'),
+          303: Redirect('To the back URL with setup_id and status=saved, or to this page when there is none'),
           400: Html('A field is invalid'),
           402: Html('The card was declined'),
           403: Html('The form did not come from this site (CSRF)'),
@@ -464,7 +476,10 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
       switch (result.kind) {
         case 'saved':
         case 'already_completed':
-          return reply.redirect(withParams(result.backUrl, { setup_id: setup.id, status: 'saved' }), 303)
+          return reply.redirect(
+            result.backUrl ? setupReturn(result.backUrl, setup.id) : `${config.publicUrl}/setup/${setup.id}`,
+            303,
+          )
         case 'declined': {
           const error = {
             heading: 'Card declined.',
@@ -484,15 +499,22 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
   )
 }
 
-/** Where a paid order sends its buyer: a portal order's back URL, else the project's success URL. */
+/**
+ * Where a paid order sends its buyer: a portal order's success URL, else its back URL, else the
+ * project's success URL.
+ */
 function returnUrl(page: OrderPage): string | null {
-  return page.order.back_url ?? page.successUrl
+  return page.order.success_url ?? page.order.back_url ?? page.successUrl
 }
 
 function afterPayment(page: OrderPage): string | null {
-  if (page.order.back_url)
-    return withParams(page.order.back_url, { order_id: page.order.id, status: page.order.status })
-  return page.successUrl ? withParams(page.successUrl, { order_id: page.order.id }) : null
+  const portalReturn = page.order.success_url ?? page.order.back_url
+  if (portalReturn) return appendParams(portalReturn, { order_id: page.order.id, status: page.order.status })
+  return page.successUrl ? appendParams(page.successUrl, { order_id: page.order.id }) : null
+}
+
+function setupReturn(backUrl: string, setupId: string): string {
+  return appendParams(backUrl, { setup_id: setupId, status: 'saved' })
 }
 
 function summary(page: OrderPage, locale: string) {
@@ -524,9 +546,19 @@ function capitalize(word: string): string {
   return word.charAt(0).toUpperCase() + word.slice(1)
 }
 
-/** Adds query parameters to a URL, keeping those it has. */
-export function withParams(url: string, params: Record<string, string>): string {
-  const target = new URL(url)
-  for (const [key, value] of Object.entries(params)) target.searchParams.set(key, value)
-  return target.toString()
+/**
+ * A return URL as its caller gave it, byte for byte, with our parameters after its query (`&` when it
+ * has a `?` already, `?` otherwise) and before its fragment. It is not parsed and rebuilt: that would
+ * re-encode what the caller put there (DocSpace's `…?tab=methods?complete=true` would come back with its
+ * second `?` as `%3F`, and its client would never see `complete=true`).
+ */
+export function appendParams(url: string, params: Record<string, string>): string {
+  const hash = url.indexOf('#')
+  const base = hash === -1 ? url : url.slice(0, hash)
+  const fragment = hash === -1 ? '' : url.slice(hash)
+  const query = Object.entries(params)
+    .map(([key, value]) => `${encodeURIComponent(key)}=${encodeURIComponent(value)}`)
+    .join('&')
+  const separator = !base.includes('?') ? '?' : base.endsWith('?') || base.endsWith('&') ? '' : '&'
+  return `${base}${separator}${query}${fragment}`
 }

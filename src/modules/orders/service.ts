@@ -27,7 +27,7 @@ export interface NewOrder {
         referrer_host: string | null
         country: string | null
       }
-    | { portalId: string; backUrl: string }
+    | { portalId: string; backUrl: string; successUrl: string | null }
 }
 
 /** A payment attempt still `processing` after this long is considered lost. */
@@ -65,6 +65,7 @@ export class OrderService {
       paylink_id: fromPaylink ? source.paylinkId : null,
       portal_id: fromPaylink ? null : source.portalId,
       back_url: fromPaylink ? null : source.backUrl,
+      success_url: fromPaylink ? null : source.successUrl,
       status: 'created',
       currency: input.currency,
       total_amount: sumAmounts(items.map((i) => i.unit_amount * i.quantity)),
