@@ -79,6 +79,27 @@ export function formatMoney(amount: number, currency: string, locale = 'en'): st
   return format.format(toDecimalString(amount, currency) as unknown as number)
 }
 
+/**
+ * The position of the first line that brings a running total over MAX_AMOUNT, or -1 when the whole total
+ * is within it. Exact whatever the counts (BigInt): 999,999,999,999 × 9,008 is past the safe integers.
+ */
+export function firstLineOverMaxAmount(lines: { unitAmount: number; quantity: number }[]): number {
+  let total = 0n
+  for (const [index, line] of lines.entries()) {
+    total += BigInt(line.unitAmount) * BigInt(line.quantity)
+    if (total > BigInt(MAX_AMOUNT)) return index
+  }
+  return -1
+}
+
+/**
+ * Minor units as a number of major units (1999 USD → 19.99, 5 KWD → 0.005), for clients that want a
+ * decimal number: it is the double nearest to the exact decimal, which is read from the exact string.
+ */
+export function toMajorUnits(amount: number, currency: string): number {
+  return Number(toDecimalString(amount, currency))
+}
+
 /** Sums amounts of one currency, refusing to leave the safe integer range. */
 export function sumAmounts(amounts: number[]): number {
   const total = amounts.reduce((sum, amount) => sum + amount, 0)

@@ -121,7 +121,7 @@ export type CheckoutSetupStatus = 'open' | 'completed'
 export interface CheckoutSetupsTable {
   id: string
   portal_id: string
-  back_url: string
+  back_url: string | null
   status: ColumnType<CheckoutSetupStatus, CheckoutSetupStatus | undefined, CheckoutSetupStatus>
   created_at: Date
   expires_at: Date
@@ -352,6 +352,7 @@ export interface OrdersTable {
   /** The payment that paid the order. */
   payment_id: ColumnType<string | null, string | null | undefined, string | null>
   amount_refunded: ColumnType<number, number | undefined, number>
+  success_url: ColumnType<string | null, string | null | undefined, string | null>
 }
 
 export interface OrderItemsTable {

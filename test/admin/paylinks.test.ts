@@ -2,6 +2,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { rebuildStats } from '../../src/modules/analytics/rollup.js'
+import { openPaylink } from '../helpers/buyer.js'
 import { createTestContext, PUBLIC_URL, type TestContext } from '../helpers/context.js'
 import {
   api,
@@ -54,6 +55,12 @@ describe('POST /paylinks', () => {
       life_days: 7,
       is_expired: false,
       url: `${PUBLIC_URL}/paylink/${res.body.id}`,
+      visits: 0,
+      sales_count: 0,
+      conversion: 0,
+      revenue: [],
+      transactions_currency: 'USD',
+      gross_total_amount: 0,
     })
     const stored = await ctx.database.db
       .selectFrom('paylink_products')
@@ -551,5 +558,277 @@ describe('GET /paylinks/project/:project_id', () => {
     const res = await api(ctx.app, intruder, 'GET', `/paylinks/project/${project}`)
     expect(res.status).toBe(404)
     expect(res.body.code).toBe('project_not_found')
+  })
+})
+
+// What PaySuper's merchant dashboard (paysuper-dashboard, written for PaySuper's later paylinks API) sends
+// and reads, where it does not contradict the specification.
+describe('PUT /paylinks/:id with the link’s own id in the body', () => {
+  it('accepts the id of the link in the path, as the dashboard’s editItem sends it, and a new name', async () => {
+    const link = await createPaylink(ctx.app, merchant, projectId, [products[0] as string], { name: 'Old' })
+    const res = await api(ctx.app, merchant, 'PUT', `/paylinks/${link.id}`, {
+      id: link.id,
+      name: 'Spring sale',
+      life_days: 7,
+      products: [products[1]],
+      project_id: projectId,
+    })
+    expect(res.status).toBe(200)
+    expect(res.body).toMatchObject({ id: link.id, name: 'Spring sale', products: [products[1]] })
+    // Without a name the link keeps its own.
+    const kept = await api(ctx.app, merchant, 'PUT', `/paylinks/${link.id}`, {
+      life_days: 7,
+      products: [products[2]],
+      project_id: projectId,
+    })
+    expect(kept.body.name).toBe('Spring sale')
+    const row = await ctx.database.db
+      .selectFrom('paylinks')
+      .select('name')
+      .where('id', '=', link.id)
+      .executeTakeFirstOrThrow()
+    expect(row.name).toBe('Spring sale')
+  })
+
+  it.each([
+    ['another link’s id', () => 'd'.repeat(32)],
+    ['a malformed id', () => '5ca50e3868add4353c4815d2'],
+  ])('answers 400 naming id for %s, and changes nothing', async (_case, id) => {
+    const link = await createPaylink(ctx.app, merchant, projectId, [products[0] as string])
+    const res = await api(ctx.app, merchant, 'PUT', `/paylinks/${link.id}`, {
+      id: id(),
+      life_days: 7,
+      products: [products[1]],
+      project_id: projectId,
+    })
+    expect(res.status).toBe(400)
+    expect(res.body).toEqual({
+      code: 'validation_failed',
+      message: `id: must be the id of the paylink in the path, ${link.id}`,
+      details: { field: 'id', rule: 'const' },
+    })
+    expect((await api(ctx.app, merchant, 'GET', `/paylinks/${link.id}`)).body.products).toEqual([products[0]])
+  })
+
+  it('still refuses an id in the body of a create', async () => {
+    const res = await api(ctx.app, merchant, 'POST', '/paylinks', {
+      id: 'e'.repeat(32),
+      life_days: 7,
+      products: [products[0]],
+      project_id: projectId,
+    })
+    expect(res.status).toBe(400)
+    expect(res.body).toEqual({
+      code: 'validation_failed',
+      message: 'id: is not a known field',
+      details: { field: 'id', rule: 'unknown', location: 'body' },
+    })
+  })
+})
+
+describe('GET /paylinks', () => {
+  let mine: TestMerchant
+  let made: string[]
+  beforeAll(async () => {
+    mine = await createMerchant(ctx.services)
+    made = []
+    for (let p = 0; p < 3; p++) {
+      const project = await createProject(ctx.app, mine)
+      const product = await createProduct(ctx.app, mine, project.id)
+      for (let i = 0; i < 4; i++) {
+        ctx.clock.advance(1000)
+        made.push((await createPaylink(ctx.app, mine, project.id, [product.id])).id)
+      }
+    }
+    const deleted = made.splice(5, 1)[0]
+    await api(ctx.app, mine, 'DELETE', `/paylinks/${deleted}`)
+  })
+
+  it('lists the merchant’s links of every project, newest first, as {count, items} with a total', async () => {
+    const res = await api(ctx.app, mine, 'GET', '/paylinks')
+    expect(res.status).toBe(200)
+    expect(Object.keys(res.body)).toEqual(['merchant_id', 'count', 'limit', 'offset', 'total', 'items'])
+    expect(res.body).toMatchObject({ merchant_id: mine.id, count: 11, limit: 10, offset: 0, total: 11 })
+    expect(res.body.items.map((p: { id: string }) => p.id)).toEqual([...made].reverse().slice(0, 10))
+    expect(res.body.items[0]).toEqual((await api(ctx.app, mine, 'GET', `/paylinks/${made[10]}`)).body)
+  })
+
+  it.each([
+    ['offset=10&limit=10', 1, 10, 10],
+    ['offset=2&limit=3', 3, 3, 2],
+    ['offset=11', 0, 10, 11],
+    ['limit=100', 11, 100, 0],
+  ])('pages with %s', async (query, length, limit, offset) => {
+    const res = await api(ctx.app, mine, 'GET', `/paylinks?${query}`)
+    expect(res.status).toBe(200)
+    expect(res.body.items).toHaveLength(length)
+    expect(res.body).toMatchObject({ count: 11, total: 11, limit, offset })
+    const all = [...made].reverse()
+    expect(res.body.items.map((p: { id: string }) => p.id)).toEqual(all.slice(offset, offset + limit))
+  })
+
+  it.each([
+    ['limit=0', 'limit: must be at least 1'],
+    ['limit=101', 'limit: must be at most 100'],
+    ['offset=-1', 'offset: must be at least 0'],
+    ['offset=99999999999999999999', 'offset: must be at most 1000000'],
+  ])('rejects %s', async (query, message) => {
+    const res = await api(ctx.app, mine, 'GET', `/paylinks?${query}`)
+    expect(res.status).toBe(400)
+    expect(res.body).toEqual({
+      code: 'validation_failed',
+      message,
+      details: expect.objectContaining({ location: 'querystring' }),
+    })
+  })
+
+  it('shows another merchant none of them', async () => {
+    const res = await api(ctx.app, intruder, 'GET', '/paylinks?limit=100')
+    expect(res.body.items.map((p: { id: string }) => p.id)).not.toEqual(expect.arrayContaining([made[0]]))
+    for (const item of res.body.items) expect(item.merchant_id).toBe(intruder.id)
+  })
+})
+
+describe('the paylink object’s figures', () => {
+  it('carries visits, sales, conversion and revenue per currency and in its project’s currency', async () => {
+    const project = await createProject(ctx.app, merchant, { default_currency: 'KWD' })
+    const product = await createProduct(ctx.app, merchant, project.id, {
+      prices: [
+        { currency: 'KWD', amount: 1999 },
+        { currency: 'USD', amount: 5000 },
+      ],
+    })
+    const link = await createPaylink(ctx.app, merchant, project.id, [product.id])
+    for (let i = 0; i < 4; i++) await openPaylink(ctx.app, link.id)
+    const { db } = ctx.database
+    const orders = await db
+      .selectFrom('orders')
+      .select('id')
+      .where('paylink_id', '=', link.id)
+      .orderBy('id')
+      .execute()
+    // Two paid in KWD (as opened), one re-priced to USD then paid, one left open.
+    const now = ctx.clock.now()
+    await db
+      .updateTable('orders')
+      .set({ status: 'paid', paid_at: now })
+      .where('id', 'in', [orders[0]?.id as string, orders[1]?.id as string])
+      .execute()
+    await db
+      .updateTable('orders')
+      .set({ status: 'paid', paid_at: now, currency: 'USD', total_amount: 5000 })
+      .where('id', '=', orders[2]?.id as string)
+      .execute()
+    await db.transaction().execute(rebuildStats)
+
+    const figures = {
+      visits: 4,
+      sales_count: 3,
+      conversion: 0.75,
+      revenue: [
+        { currency: 'KWD', amount: 3998 },
+        { currency: 'USD', amount: 5000 },
+      ],
+      transactions_currency: 'KWD',
+      gross_total_amount: 3.998,
+    }
+    expect((await api(ctx.app, merchant, 'GET', `/paylinks/${link.id}`)).body).toMatchObject(figures)
+    const listed = await api(ctx.app, merchant, 'GET', `/paylinks/project/${project.id}`)
+    expect(listed.body.paylinks[0]).toMatchObject(figures)
+    const all = await api(ctx.app, merchant, 'GET', '/paylinks?limit=100')
+    expect(all.body.items.find((p: { id: string }) => p.id === link.id)).toMatchObject(figures)
+    // The same counts as the link's stat.
+    const stat = await api(ctx.app, merchant, 'GET', `/paylinks/${link.id}/stat`)
+    expect(stat.body).toMatchObject({ visits: 4, paid_orders: 3, conversion: 0.75, revenue: figures.revenue })
+  })
+})
+
+describe('the total of a paylink', () => {
+  const MAX = 999_999_999_999
+  let big: string
+  let one: string
+  let euro: string
+  beforeAll(async () => {
+    const price = (currency: string, amount: number) => ({ currency, amount })
+    big = (
+      await createProduct(ctx.app, merchant, projectId, { prices: [price('USD', MAX), price('JPY', 5)] })
+    ).id
+    one = (await createProduct(ctx.app, merchant, projectId, { prices: [price('USD', 1), price('JPY', 1)] }))
+      .id
+    euro = (await createProduct(ctx.app, merchant, projectId, { prices: [price('EUR', MAX)] })).id
+  })
+
+  it.each([
+    ['POST', 'the largest price, then 1', () => [big, one], 'products[1]', 'USD'],
+    ['POST', '1, then the largest price', () => [one, big], 'products[1]', 'USD'],
+    ['PUT', '19.99, then the largest price', () => [products[0] as string, big], 'products[1]', 'USD'],
+  ])(
+    '%s refuses %s, a total over the maximum in a currency all its products have',
+    async (method, _case, list, field, currency) => {
+      const link = await createPaylink(ctx.app, merchant, projectId, [products[0] as string])
+      const ids = list()
+      const res = await api(
+        ctx.app,
+        merchant,
+        method as 'POST' | 'PUT',
+        method === 'POST' ? '/paylinks' : `/paylinks/${link.id}`,
+        {
+          life_days: 7,
+          products: ids,
+          project_id: projectId,
+        },
+      )
+      expect(res.status).toBe(400)
+      expect(res.body).toEqual({
+        code: 'validation_failed',
+        message: `${field}: brings the link's total in ${currency} over the maximum amount, 999999999999 minor units`,
+        details: { field, rule: 'maxTotal' },
+      })
+      expect((await api(ctx.app, merchant, 'GET', `/paylinks/${link.id}`)).body.products).toEqual([
+        products[0],
+      ])
+    },
+  )
+
+  it('accepts a link whose over-large sum is in no currency all its products share', async () => {
+    const res = await api(ctx.app, merchant, 'POST', '/paylinks', {
+      life_days: 7,
+      products: [big, euro],
+      project_id: projectId,
+    })
+    expect(res.status).toBe(200)
+  })
+
+  it('shows its “cannot be paid” page when a later price change brings the total over it', async () => {
+    const cheap = await createProduct(ctx.app, merchant, projectId, {
+      prices: [{ currency: 'USD', amount: 1 }],
+    })
+    const almost = await createProduct(ctx.app, merchant, projectId, {
+      prices: [{ currency: 'USD', amount: MAX - 1 }],
+    })
+    // Exactly the maximum is accepted; the link is not opened before the change (the public path keeps a
+    // link for a second).
+    const link = await createPaylink(ctx.app, merchant, projectId, [almost.id, cheap.id])
+    const patched = await api(ctx.app, merchant, 'PATCH', `/products/${cheap.id}`, {
+      prices: [{ currency: 'USD', amount: 2 }],
+    })
+    expect(patched.status).toBe(200)
+    const { db } = ctx.database
+    const count = async (table: 'orders' | 'visits') =>
+      Number(
+        (
+          await db
+            .selectFrom(table)
+            .select((eb) => eb.fn.countAll().as('n'))
+            .where('paylink_id', '=', link.id)
+            .executeTakeFirstOrThrow()
+        ).n,
+      )
+    const res = await ctx.app.inject(`/paylink/${link.id}`)
+    expect(res.statusCode).toBe(409)
+    expect(res.body).toContain('This link cannot be paid right now')
+    expect(res.body).toContain('Its total is more than one order can take.')
+    expect(await count('orders')).toBe(0)
+    expect(await count('visits')).toBe(1)
   })
 })

@@ -20,7 +20,10 @@ let linkId: string
 const DIMS = ['summary', 'country', 'referrer', 'utm', 'date']
 
 beforeAll(async () => {
-  ctx = await createTestContext({ start: new Date('2026-05-10T10:00:00Z') })
+  ctx = await createTestContext({
+    start: new Date('2026-05-10T10:00:00Z'),
+    env: { COUNTRY_HEADER: 'x-test-country' },
+  })
   merchant = await createMerchant(ctx.services)
   intruder = await createMerchant(ctx.services)
   projectId = (await createProject(ctx.app, merchant)).id
@@ -44,6 +47,9 @@ describe('dashboard routes', () => {
       paid_orders: 0,
       conversion: 0,
       revenue: [],
+      sales_count: 0,
+      gross_total_amount: 0,
+      transactions_currency: 'USD',
     })
     const date = await api(ctx.app, merchant, 'GET', `/paylinks/${linkId}/dashboard/date`)
     expect(date.body.top).toHaveLength(31)
@@ -55,6 +61,9 @@ describe('dashboard routes', () => {
       paid_orders: 0,
       conversion: 0,
       revenue: [],
+      sales_count: 0,
+      gross_total_amount: 0,
+      transactions_currency: 'USD',
     })
     expect(date.body.top.at(-1)).toMatchObject({
       date: '2026-05-10',
@@ -64,7 +73,18 @@ describe('dashboard routes', () => {
     })
     const referrer = await api(ctx.app, merchant, 'GET', `/paylinks/${linkId}/dashboard/referrer`)
     expect(referrer.body.top).toEqual([
-      { referrer: 'example.net', visits: 1, orders: 1, paid_orders: 0, conversion: 0, revenue: [] },
+      {
+        referrer: 'example.net',
+        referrer_host: 'example.net',
+        visits: 1,
+        orders: 1,
+        paid_orders: 0,
+        conversion: 0,
+        revenue: [],
+        sales_count: 0,
+        gross_total_amount: 0,
+        transactions_currency: 'USD',
+      },
     ])
     const utm = await api(ctx.app, merchant, 'GET', `/projects/${projectId}/dashboard/utm`)
     expect(utm.body.top).toEqual([
@@ -72,11 +92,15 @@ describe('dashboard routes', () => {
         utm_source: 'news',
         utm_medium: null,
         utm_campaign: null,
+        utm: { utm_source: 'news', utm_medium: null, utm_campaign: null },
         visits: 1,
         orders: 1,
         paid_orders: 0,
         conversion: 0,
         revenue: [],
+        sales_count: 0,
+        gross_total_amount: 0,
+        transactions_currency: 'USD',
       },
     ])
     const links = await api(ctx.app, merchant, 'GET', `/projects/${projectId}/dashboard/paylink`)
@@ -90,6 +114,9 @@ describe('dashboard routes', () => {
         paid_orders: 0,
         conversion: 0,
         revenue: [],
+        sales_count: 0,
+        gross_total_amount: 0,
+        transactions_currency: 'USD',
       },
     ])
   })
@@ -143,6 +170,119 @@ describe('dashboard routes', () => {
     }
     expect((await api(ctx.app, undefined, 'GET', `/projects/${projectId}/dashboard/summary`)).status).toBe(
       401,
+    )
+  })
+})
+
+// PaySuper's later dashboard API (StatCommon in paysuper-proto's paylink.proto) names these country_code,
+// referrer_host, utm {…}, sales_count and gross_total_amount (a number in major units); its merchant
+// dashboard (ChartsPaylinkBase.vue, ChartsPaylinkUtm.vue, PaymentLinkCharts.vue) reads them.
+describe('dashboard rows under PaySuper’s later names', () => {
+  it('carry country_code, referrer_host, utm, sales_count and gross_total_amount exactly', async () => {
+    const project = await createProject(ctx.app, merchant, { default_currency: 'KWD' })
+    const product = await createProduct(ctx.app, merchant, project.id, {
+      prices: [
+        { currency: 'KWD', amount: 100 },
+        { currency: 'JPY', amount: 700 },
+      ],
+    })
+    const link = await createPaylink(ctx.app, merchant, project.id, [product.id])
+    const visit = { referer: 'https://shop.example.org/p', 'x-test-country': 'DE' }
+    for (let i = 0; i < 3; i++) await openPaylink(ctx.app, link.id, '?utm_source=ads&utm_campaign=may', visit)
+    await openPaylink(ctx.app, link.id, '?currency=JPY&utm_source=ads&utm_campaign=may', visit)
+    const { db } = ctx.database
+    // Paid: 0.100 and 0.200 KWD (0.3, not the float sum 0.30000000000000004) and 700 JPY; one left open.
+    const orders = await db
+      .selectFrom('orders')
+      .select(['id', 'currency'])
+      .where('paylink_id', '=', link.id)
+      .orderBy('id')
+      .execute()
+    const kwd = orders.filter((o) => o.currency === 'KWD').map((o) => o.id)
+    const jpy = orders.filter((o) => o.currency === 'JPY').map((o) => o.id)
+    expect([kwd.length, jpy.length]).toEqual([3, 1])
+    await db
+      .updateTable('orders')
+      .set({ total_amount: 200 })
+      .where('id', '=', kwd[1] as string)
+      .execute()
+    await db
+      .updateTable('orders')
+      .set({ status: 'paid', paid_at: ctx.clock.now() })
+      .where('id', 'in', [kwd[0] as string, kwd[1] as string, jpy[0] as string])
+      .execute()
+    await db.transaction().execute(rebuildStats)
+
+    const later = {
+      sales_count: 3,
+      gross_total_amount: 0.3,
+      transactions_currency: 'KWD',
+      revenue: [
+        { currency: 'JPY', amount: 700 },
+        { currency: 'KWD', amount: 300 },
+      ],
+    }
+    for (const base of [`/paylinks/${link.id}/dashboard`, `/projects/${project.id}/dashboard`]) {
+      const summary = await api(ctx.app, merchant, 'GET', `${base}/summary`)
+      expect(summary.body).toMatchObject({ paid_orders: 3, ...later })
+      const country = await api(ctx.app, merchant, 'GET', `${base}/country`)
+      expect(country.body.top).toEqual([
+        expect.objectContaining({ country: 'DE', country_code: 'DE', ...later }),
+      ])
+      expect(country.body.total).toMatchObject(later)
+      const referrer = await api(ctx.app, merchant, 'GET', `${base}/referrer`)
+      expect(referrer.body.top).toEqual([
+        expect.objectContaining({
+          referrer: 'shop.example.org',
+          referrer_host: 'shop.example.org',
+          ...later,
+        }),
+      ])
+      const utm = await api(ctx.app, merchant, 'GET', `${base}/utm`)
+      expect(utm.body.top).toEqual([
+        expect.objectContaining({
+          utm_source: 'ads',
+          utm_medium: null,
+          utm_campaign: 'may',
+          utm: { utm_source: 'ads', utm_medium: null, utm_campaign: 'may' },
+          ...later,
+        }),
+      ])
+      const date = await api(ctx.app, merchant, 'GET', `${base}/date?limit=1`)
+      expect(date.body.top.at(-1)).toMatchObject({ date: '2026-05-10', ...later })
+    }
+    const links = await api(ctx.app, merchant, 'GET', `/projects/${project.id}/dashboard/paylink`)
+    expect(links.body.top).toEqual([expect.objectContaining({ paylink_id: link.id, ...later })])
+  })
+
+  it('are declared in /openapi.json', async () => {
+    const spec = (await ctx.app.inject('/openapi.json')).json()
+    const row = (path: string) =>
+      spec.paths[path].get.responses['200'].content['application/json'].schema.properties.top.items.properties
+    expect(Object.keys(row('/admin/api/v1/paylinks/{paylink_id}/dashboard/country'))).toEqual(
+      expect.arrayContaining([
+        'country',
+        'country_code',
+        'sales_count',
+        'gross_total_amount',
+        'transactions_currency',
+      ]),
+    )
+    expect(row('/admin/api/v1/projects/{project_id}/dashboard/referrer').referrer_host).toBeDefined()
+    expect(row('/admin/api/v1/projects/{project_id}/dashboard/utm').utm.properties).toHaveProperty(
+      'utm_campaign',
+    )
+    expect(row('/admin/api/v1/projects/{project_id}/dashboard/paylink').sales_count).toBeDefined()
+    const paylink = spec.components.schemas.Paylink.properties
+    expect(Object.keys(paylink)).toEqual(
+      expect.arrayContaining([
+        'is_expired',
+        'visits',
+        'sales_count',
+        'conversion',
+        'revenue',
+        'gross_total_amount',
+      ]),
     )
   })
 })

@@ -253,3 +253,130 @@ describe('paying a portal order', () => {
     expect(res.json().response).toBe(`${PUBLIC_URL}/pay/${orderId}`)
   })
 })
+
+describe('paying a portal order with a successUrl', () => {
+  it('sends the buyer to successUrl after paying, and offers backUrl as the way back', async () => {
+    const backUrl = 'https://portal.example/payments?tab=plans?complete=true'
+    const successUrl = 'https://portal.example/payments?tab=plans?paid=true'
+    const res = await portalCall('PUT', '/payment/url', {
+      backUrl,
+      SuccessUrl: successUrl,
+      quantity: { SEAT: 1 },
+    })
+    expect(res.statusCode).toBe(200)
+    const orderId = /ord_[0-9a-f]{24}/.exec(res.json().response)?.[0] as string
+    const stored = await ctx.database.db
+      .selectFrom('orders')
+      .select(['back_url', 'success_url'])
+      .where('id', '=', orderId)
+      .executeTakeFirstOrThrow()
+    expect(stored).toEqual({ back_url: backUrl, success_url: successUrl })
+
+    const session = await openPaymentPage(ctx.app, orderId)
+    expect(session.page.body).toContain(`href="${backUrl}"`)
+    expect(session.page.headers['content-security-policy']).toContain(
+      "form-action 'self' https://portal.example;",
+    )
+    const paid = await submitPayment(ctx.app, orderId, session, GOOD_CARD)
+    expect(paid.statusCode).toBe(303)
+    expect(paid.headers.location).toBe(`${successUrl}&order_id=${orderId}&status=paid`)
+    // The receipt continues to the same place.
+    const receipt = await ctx.app.inject(`/pay/${orderId}`)
+    expect(receipt.body).toContain(`href="${successUrl}&amp;order_id=${orderId}&amp;status=paid"`)
+  })
+
+  it('allows the form to be sent on to successUrl’s origin when it differs from backUrl’s', async () => {
+    const res = await portalCall('PUT', '/payment/url', {
+      backUrl: 'https://portal.example/back',
+      successUrl: 'https://billing.example/done',
+      quantity: { SEAT: 1 },
+    })
+    const orderId = /ord_[0-9a-f]{24}/.exec(res.json().response)?.[0] as string
+    const session = await openPaymentPage(ctx.app, orderId)
+    expect(session.page.headers['content-security-policy']).toContain(
+      "form-action 'self' https://billing.example;",
+    )
+    const paid = await submitPayment(ctx.app, orderId, session, GOOD_CARD)
+    expect(paid.headers.location).toBe(`https://billing.example/done?order_id=${orderId}&status=paid`)
+  })
+})
+
+describe('a checkout setup without BackUrl', () => {
+  it('ends on our own page that says the card was saved', async () => {
+    const res = await portalCall('GET', '/payment/chechoutsetupurl')
+    expect(res.statusCode).toBe(200)
+    const path = new URL(res.json().response).pathname
+    const setupId = path.split('/').pop() as string
+    const done = await submitSetup(path, CARD)
+    expect(done.statusCode).toBe(303)
+    expect(done.headers.location).toBe(`${PUBLIC_URL}/setup/${setupId}`)
+    const page = await ctx.app.inject(path)
+    expect(page.statusCode).toBe(200)
+    expect(page.body).toContain('<h1>Payment method saved</h1>')
+    expect(page.body).toContain('Visa ending in 4242')
+    expect(page.body).toContain('Tenant 1')
+    expect(page.body).toContain('You can close this page.')
+    expect(page.body).not.toContain('<a class="button')
+    const stored = await ctx.database.db
+      .selectFrom('checkout_setups')
+      .select(['back_url', 'status'])
+      .where('id', '=', setupId)
+      .executeTakeFirstOrThrow()
+    expect(stored).toEqual({ back_url: null, status: 'completed' })
+    const method = await api(ctx.app, merchant, 'GET', `/portals/${portalId}/payment-method`)
+    expect(method.body).toMatchObject({ card_last4: '4242', card_exp_year: 2031 })
+  })
+})
+
+describe('the total of a portal order', () => {
+  const MAX = 999_999_999_999
+
+  it.each([
+    [{ BIG: 9007 }, 'quantity.BIG'],
+    [{ BIG: 9008 }, 'quantity.BIG'],
+    [{ BIG: 2 }, 'quantity.BIG'],
+    [{ HALF: 1, BIG: 1 }, 'quantity.BIG'],
+    [{ BIG: 1, HALF: 1 }, 'quantity.HALF'],
+  ])('refuses %j, whose total is over the maximum amount, naming %s', async (quantity, field) => {
+    const before = await ctx.database.db
+      .selectFrom('orders')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .executeTakeFirstOrThrow()
+    const res = await portalCall('PUT', '/payment/url', { backUrl: 'https://portal.example/b', quantity })
+    expect(res.statusCode).toBe(400)
+    expect(res.json()).toEqual({
+      error: {
+        message: `${field}: brings the order total over the maximum amount, 999999999999 minor units of USD`,
+        type: 'validation_failed',
+      },
+      status: 1,
+      statusCode: 400,
+    })
+    const after = await ctx.database.db
+      .selectFrom('orders')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .executeTakeFirstOrThrow()
+    expect(after.n).toBe(before.n)
+  })
+
+  it('accepts a total of exactly the maximum amount', async () => {
+    const res = await portalCall('PUT', '/payment/url', {
+      backUrl: 'https://portal.example/b',
+      quantity: { BIG: 1 },
+    })
+    expect(res.statusCode).toBe(200)
+    const orderId = /ord_[0-9a-f]{24}/.exec(res.json().response)?.[0] as string
+    expect((await api(ctx.app, merchant, 'GET', `/orders/${orderId}`)).body.total_amount).toBe(MAX)
+  })
+
+  beforeAll(async () => {
+    await createProduct(ctx.app, merchant, projectId, {
+      sku: 'BIG',
+      prices: [{ currency: 'USD', amount: MAX }],
+    })
+    await createProduct(ctx.app, merchant, projectId, {
+      sku: 'HALF',
+      prices: [{ currency: 'USD', amount: 500_000_000_000 }],
+    })
+  })
+})

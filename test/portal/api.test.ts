@@ -204,8 +204,48 @@ describe('PUT /api/2.0/portal/payment/url', () => {
       'quantity.1001: must be a positive whole number, not 1.5',
     ],
     [
-      { backUrl: 'https://p.example/b', quantity: { '1001': '2' } },
-      'quantity.1001: must be a positive whole number, not "2"',
+      { backUrl: 'https://p.example/b', quantity: { '1001': '2.0' } },
+      'quantity.1001: must be a positive whole number, not "2.0"',
+    ],
+    [
+      { backUrl: 'https://p.example/b', quantity: { '1001': ' 2' } },
+      'quantity.1001: must be a positive whole number, not " 2"',
+    ],
+    [
+      { backUrl: 'https://p.example/b', quantity: { '1001': '-2' } },
+      'quantity.1001: must be a positive whole number, not "-2"',
+    ],
+    [
+      { backUrl: 'https://p.example/b', quantity: { '1001': '0' } },
+      'quantity.1001: must be a positive whole number, not "0"',
+    ],
+    [
+      { backUrl: 'https://p.example/b', quantity: { '1001': '' } },
+      'quantity.1001: must be a positive whole number, not ""',
+    ],
+    [
+      { backUrl: 'https://p.example/b', quantity: { '1001': '100001' } },
+      'quantity.1001: must be at most 100000',
+    ],
+    [
+      { backUrl: 'https://p.example/b', quantity: { '1001': '9'.repeat(20) } },
+      'quantity.1001: must be at most 100000',
+    ],
+    [
+      { backUrl: 'https://p.example/b', quantity: { '1001': 'x'.repeat(60) } },
+      `quantity.1001: must be a positive whole number, not "${'x'.repeat(40)}…"`,
+    ],
+    [
+      { backUrl: 'https://p.example/b', BackUrl: 'https://p.example/c', quantity: { '1001': 1 } },
+      'backUrl: is given more than once, as backUrl and BackUrl',
+    ],
+    [
+      { backUrl: 'https://p.example/b', successUrl: 'javascript:alert(1)', quantity: { '1001': 1 } },
+      'successUrl: must be an absolute http:// or https:// URL, not javascript:',
+    ],
+    [
+      { backUrl: 'https://p.example/b', successUrl: 12, quantity: { '1001': 1 } },
+      'successUrl: must be a string',
     ],
     [{ backUrl: 'https://p.example/b', quantity: {} }, 'quantity: must name at least one item'],
     [
@@ -262,7 +302,69 @@ describe('PUT /api/2.0/portal/payment/url', () => {
   })
 })
 
+// DocSpace's own server binds JSON bodies case-insensitively and reads numbers given as strings
+// (ASP.NET Core with PropertyNameCaseInsensitive and JsonNumberHandling.AllowReadingFromString, in
+// ONLYOFFICE/DocSpace-server's BaseStartup.cs and DynamicIgnoreResolver.cs), so its clients may send either.
+describe('bodies as DocSpace’s own server reads them', () => {
+  const put = (body: object) =>
+    fetch(`${BASE_URL}/api/2.0/portal/payment/url`, {
+      method: 'PUT',
+      headers: HEADERS,
+      body: JSON.stringify(body),
+    })
+  const orderOf = async (res: Response) => {
+    expect(res.status).toBe(200)
+    const orderId = /ord_[0-9a-f]{24}/.exec((await res.json()).response)?.[0]
+    return (await api(live.app, merchant, 'GET', `/orders/${orderId}`)).body
+  }
+
+  it.each([
+    [{ backUrl: 'https://p.example/s', quantity: { '1001': '3' } }, 3],
+    [{ BackUrl: 'https://p.example/s', Quantity: { '1001': 4 } }, 4],
+    [{ backurl: 'https://p.example/s', QUANTITY: { '1001': '05' } }, 5],
+  ])('takes %j', async (body, quantity) => {
+    const order = await orderOf(await put(body))
+    expect(order).toMatchObject({
+      back_url: 'https://p.example/s',
+      total_amount: 800 * quantity,
+      items: [{ name: 'Seat', quantity, unit_amount: 800 }],
+    })
+  })
+
+  it('takes payment request fields in any letter case', async () => {
+    const res = await fetch(`${BASE_URL}/api/2.0/portal/payment/request`, {
+      method: 'POST',
+      headers: HEADERS,
+      body: JSON.stringify({ UserName: 'Bo', EMAIL: 'bo@customer.example', message: 'Any case' }),
+    })
+    expect(res.status).toBe(200)
+    expect((await res.json()).response).toMatchObject({ userName: 'Bo', email: 'bo@customer.example' })
+  })
+})
+
 describe('GET /api/2.0/portal/payment/chechoutsetupurl', () => {
+  it.each([
+    ['', null],
+    ['?BackUrl=', null],
+    [
+      '?backUrl=https%3A%2F%2Fp.example%2Fy%3Fa%3D1%3Fcomplete%3Dtrue',
+      'https://p.example/y?a=1?complete=true',
+    ],
+  ])('answers a setup URL for %j, keeping the back URL %j', async (query, backUrl) => {
+    const res = await fetch(`${BASE_URL}/api/2.0/portal/payment/chechoutsetupurl${query}`, {
+      headers: HEADERS,
+    })
+    expect(res.status).toBe(200)
+    const setupUrl = (await res.json()).response
+    expect(setupUrl).toMatch(/\/setup\/cs_[0-9a-f]{24}$/)
+    const stored = await live.database.db
+      .selectFrom('checkout_setups')
+      .select('back_url')
+      .where('id', '=', setupUrl.split('/').pop())
+      .executeTakeFirstOrThrow()
+    expect(stored.back_url).toBe(backUrl)
+  })
+
   it.each([
     ['chechoutsetupurl', 'BackUrl'],
     ['checkoutsetupurl', 'BackUrl'],
@@ -278,7 +380,6 @@ describe('GET /api/2.0/portal/payment/chechoutsetupurl', () => {
   })
 
   it.each([
-    ['', 'BackUrl: is required'],
     ['?BackUrl=relative/path', 'BackUrl: must be an absolute http:// or https:// URL'],
     [
       '?BackUrl=javascript%3Aalert(1)',

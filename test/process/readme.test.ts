@@ -204,6 +204,10 @@ it('runs the README walk-through as written against a real server, every call an
   })
   const list = next('GET', `${api}/paylinks/project/${project.id}`, 200).json
   expect(list.paylinks.map((p: { id: string }) => p.id)).toEqual([paylink.id])
+  const all = next('GET', `${api}/paylinks`, 200).json
+  // The merchant's links across its projects: the demo's and the one just made, newest first.
+  expect(all).toMatchObject({ count: 2, total: 2 })
+  expect(all.items[0].id).toBe(paylink.id)
   const updated = next('PUT', `${api}/paylinks/${paylink.id}`, 200).json
   expect(updated.id).toBe(paylink.id)
   expect(updated.expires_at.seconds).toBeGreaterThan(paylink.expires_at.seconds)

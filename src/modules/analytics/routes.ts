@@ -9,7 +9,9 @@ import {
   type DashboardQuery as DashboardQueryInput,
   type GroupedDim,
   type GroupRow,
+  grossTotalIn,
   MAX_PERIOD_DAYS,
+  type Money,
   type Scope,
   splitUtmKey,
 } from './service.js'
@@ -32,6 +34,24 @@ const Figures = {
     'Refunded amounts in minor units per currency, attributed (like revenue) to when the order was created',
   ),
   net_revenue: MoneyList('Revenue less refunds, in minor units per currency'),
+  // The names of PaySuper's later dashboard API (its StatCommon), which its merchant dashboard reads.
+  sales_count: Type.Integer({ description: 'paid_orders, under PaySuper’s name' }),
+  gross_total_amount: Type.Number({
+    description:
+      'Revenue in transactions_currency as a number of its major units (0.3 for 300 KWD fils), exact from the minor units; revenue in other currencies is only in `revenue`',
+  }),
+  transactions_currency: Type.String({
+    description: 'The currency of gross_total_amount: the project’s default',
+  }),
+}
+
+/** PaySuper's figures of a row: its paid orders, and its revenue in the scope's currency in major units. */
+function later(figures: { paid_orders: number; revenue: Money[] }, currency: string) {
+  return {
+    sales_count: figures.paid_orders,
+    gross_total_amount: grossTotalIn(figures.revenue, currency),
+    transactions_currency: currency,
+  }
 }
 const UniqueVisitors = Type.Integer({
   description: 'Visitors counted once per link and UTC day, in the period of their first visit that day',
@@ -53,32 +73,48 @@ const Grouped = (keys: TProperties, description: string) =>
 
 const TOP = 'At most `limit` rows, most paid orders first, then most visits'
 const NullableString = (description: string) => Type.Union([Type.String(), Type.Null()], { description })
+const UtmTags = Type.Object({
+  utm_source: NullableString('utm_source'),
+  utm_medium: NullableString('utm_medium'),
+  utm_campaign: NullableString('utm_campaign'),
+})
 
 const GROUPS = {
   country: {
     summary: 'Top countries',
-    response: Grouped({ country: NullableString('ISO 3166 alpha-2 code; null when unknown') }, TOP),
-    row: (row: GroupRow) => ({ country: row.key || null }),
+    response: Grouped(
+      {
+        country: NullableString('ISO 3166 alpha-2 code; null when unknown'),
+        country_code: NullableString('country, under PaySuper’s name'),
+      },
+      TOP,
+    ),
+    row: (row: GroupRow) => ({ country: row.key || null, country_code: row.key || null }),
   },
   referrer: {
     summary: 'Top referring sites',
     response: Grouped(
-      { referrer: NullableString('Host of the referring page; null for direct visits') },
+      {
+        referrer: NullableString('Host of the referring page; null for direct visits'),
+        referrer_host: NullableString('referrer, under PaySuper’s name'),
+      },
       TOP,
     ),
-    row: (row: GroupRow) => ({ referrer: row.key || null }),
+    row: (row: GroupRow) => ({ referrer: row.key || null, referrer_host: row.key || null }),
   },
   utm: {
     summary: 'Top UTM source, medium and campaign triples',
     response: Grouped(
       {
-        utm_source: NullableString('utm_source'),
-        utm_medium: NullableString('utm_medium'),
-        utm_campaign: NullableString('utm_campaign'),
+        ...UtmTags.properties,
+        utm: Type.Object(UtmTags.properties, { description: 'The same tags, as PaySuper groups them' }),
       },
       TOP,
     ),
-    row: (row: GroupRow) => splitUtmKey(row.key),
+    row: (row: GroupRow) => {
+      const tags = splitUtmKey(row.key)
+      return { ...tags, utm: tags }
+    },
   },
   date: {
     summary: 'Figures per day',
@@ -162,8 +198,9 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox<{ services: Services }> 
       },
       async (request) => {
         const target = scope(request.params as Record<string, string>)
-        const period = await analytics.period(request.merchantId, target, request.query)
-        return analytics.summary(target, period)
+        const { period, currency } = await analytics.open(request.merchantId, target, request.query)
+        const summary = await analytics.summary(target, period)
+        return { ...summary, ...later(summary, currency) }
       },
     )
 
@@ -239,7 +276,7 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox<{ services: Services }> 
     query: DashboardQueryInput,
     key: (row: GroupRow) => K,
   ) {
-    const period = await analytics.period(merchantId, target, query)
+    const { period, currency } = await analytics.open(merchantId, target, query)
     const [rows, total] = await Promise.all([
       analytics.grouped(target, dim, period, query.limit ?? 10),
       analytics.summary(target, period),
@@ -249,9 +286,9 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox<{ services: Services }> 
       period,
       top: rows.map((row) => {
         const { key: _key, unique_visitors: _u, ...figures } = row
-        return { ...key(row), ...figures }
+        return { ...key(row), ...figures, ...later(row, currency) }
       }),
-      total: totals,
+      total: { ...totals, ...later(totals, currency) },
     }
   }
 }

@@ -3,8 +3,9 @@
 // quarter each of raw visits and orders; so a query reads a number of rows that depends on the
 // period's length and the keys, never on the number of visits.
 import { type RawBuilder, sql } from 'kysely'
-import type { Db } from '../../lib/db.js'
+import type { Db, Executor } from '../../lib/db.js'
 import { invalid } from '../../lib/errors.js'
+import { toMajorUnits } from '../../lib/money.js'
 import type { StatGrain } from '../../lib/schema.js'
 import { type Clock, DAY_MS } from '../../lib/time.js'
 import type { PaylinkService } from '../paylinks/service.js'
@@ -27,7 +28,7 @@ export interface Period {
   timezone: string
 }
 
-interface Money {
+export interface Money {
   currency: string
   amount: number
 }
@@ -77,10 +78,23 @@ export class AnalyticsService {
     private readonly paylinks: PaylinkService,
   ) {}
 
-  /** Checks that the scope belongs to the merchant (404 otherwise) and reads the period. */
-  async period(merchantId: string, scope: Scope, query: DashboardQuery): Promise<Period> {
-    if (scope.kind === 'paylink') await this.paylinks.get(merchantId, scope.id)
-    else await this.projects.get(merchantId, scope.id)
+  /**
+   * Checks that the scope belongs to the merchant (404 otherwise) and reads the period; answers it with
+   * the currency its gross totals are given in (the project's default currency).
+   */
+  async open(
+    merchantId: string,
+    scope: Scope,
+    query: DashboardQuery,
+  ): Promise<{ period: Period; currency: string }> {
+    const { default_currency: currency } =
+      scope.kind === 'paylink'
+        ? await this.paylinks.find(merchantId, scope.id)
+        : await this.projects.get(merchantId, scope.id)
+    return { period: await this.period(query), currency }
+  }
+
+  private async period(query: DashboardQuery): Promise<Period> {
     // The default end is the next whole second: a visit at this very instant is inside.
     const to = query.period_to ?? Math.floor(this.clock.now().getTime() / 1000) + 1
     const from = query.period_from ?? to - DEFAULT_PERIOD_DAYS * 86_400
@@ -333,10 +347,17 @@ function groupRows(rows: FactRow[], order: (a: GroupRow, b: GroupRow) => number)
 }
 
 /** Everything a paylink or project has counted, from its day rows: one row per day and currency. */
-export async function lifetimeFigures(db: Db, ownerId: string): Promise<Figures> {
+export async function lifetimeFigures(db: Executor, ownerId: string): Promise<Figures> {
+  return (await lifetimeFiguresOf(db, [ownerId])).get(ownerId) ?? emptyFigures()
+}
+
+/** The lifetime figures of several paylinks or projects at once, in one grouped read of their day rows. */
+export async function lifetimeFiguresOf(db: Executor, ownerIds: string[]): Promise<Map<string, Figures>> {
+  if (ownerIds.length === 0) return new Map()
   const rows = await db
     .selectFrom('link_stats')
     .select((eb) => [
+      'owner_id',
       sql<string>`''`.as('key'),
       'currency',
       eb.fn.sum<string>('visits').as('visits'),
@@ -346,12 +367,27 @@ export async function lifetimeFigures(db: Db, ownerId: string): Promise<Figures>
       eb.fn.sum<string>('revenue').as('revenue'),
       eb.fn.sum<string>('refunded').as('refunded'),
     ])
-    .where('owner_id', '=', ownerId)
+    .where('owner_id', 'in', ownerIds)
     .where('grain', '=', 'd')
     .where('dim', '=', 'all')
-    .groupBy('currency')
+    .groupBy(['owner_id', 'currency'])
     .execute()
-  return figures(rows)
+  const byOwner = new Map<string, FactRow[]>(ownerIds.map((id) => [id, []]))
+  for (const row of rows) byOwner.get(row.owner_id)?.push(row)
+  return new Map([...byOwner].map(([id, parts]) => [id, figures(parts)]))
+}
+
+/** The figures of something that has counted nothing yet. */
+export function emptyFigures(): Figures {
+  return figures([])
+}
+
+/**
+ * Revenue in one currency as a number of its major units (PaySuper's `gross_total_amount`), computed
+ * exactly from the minor units; revenue in other currencies is not converted, it is listed apart.
+ */
+export function grossTotalIn(revenue: Money[], currency: string): number {
+  return toMajorUnits(revenue.find((r) => r.currency === currency)?.amount ?? 0, currency)
 }
 
 /** The local calendar days that [from, to) touches in the time zone, as YYYY-MM-DD. */

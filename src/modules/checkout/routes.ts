@@ -14,7 +14,7 @@ import type { PaymentRow } from '../../lib/schema.js'
 import { installationSecret } from '../../lib/secrets.js'
 import type { Services } from '../../services.js'
 import type { OrderDetail } from '../orders/schemas.js'
-import { withParams } from './return-urls.js'
+import { appendParams } from './return-urls.js'
 import type { OrderPage } from './service.js'
 import { type MessagePage, setupPages } from './setup-routes.js'
 
@@ -108,7 +108,9 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
           302: Redirect('To the order’s payment page, keeping the query string'),
           400: Html('The requested currency cannot be used'),
           404: Html('Unknown or deleted paylink'),
-          409: Html('The link cannot be paid: a product was withdrawn or has no price in the currency'),
+          409: Html(
+            'The link cannot be paid: a product was withdrawn or has no price in the currency, or the total is over the maximum amount',
+          ),
           410: Html('The link has expired'),
         },
       },
@@ -160,7 +162,9 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
             text:
               result.reason === 'archived'
                 ? 'One of its products is no longer sold.'
-                : `One of its products has no price in ${result.currency}.`,
+                : result.reason === 'over_max'
+                  ? 'Its total is more than one order can take.'
+                  : `One of its products has no price in ${result.currency}.`,
             hint: 'Please contact the seller.',
           })
       }
@@ -192,6 +196,8 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
         errors: state.errors ?? {},
         error: state.error,
         notice: state.notice,
+        // A portal order's way back, as its caller gave it (it is not where a payment ends).
+        backUrl: page.order.back_url,
       },
       // The form posts here, then sends the buyer to the provider's page.
       { status, formTargets: [originOf(page.provider.pageOrigin)].filter((o): o is string => Boolean(o)) },
@@ -500,10 +506,14 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
   await setupPages(app, { services, message, limited })
 }
 
-/** Where a paid order sends its buyer: a portal order's back URL, else the project's success URL. */
+/**
+ * Where a paid order sends its buyer: a portal order's success URL, else its back URL, else the
+ * project's success URL.
+ */
 function afterPayment(page: OrderPage): string | null {
-  if (page.order.back_url) return withParams(page.order.back_url, { order_id: page.order.id, status: 'paid' })
-  return page.successUrl ? withParams(page.successUrl, { order_id: page.order.id }) : null
+  const portalReturn = page.order.success_url ?? page.order.back_url
+  if (portalReturn) return appendParams(portalReturn, { order_id: page.order.id, status: 'paid' })
+  return page.successUrl ? appendParams(page.successUrl, { order_id: page.order.id }) : null
 }
 
 function summary(page: OrderPage, locale: string) {

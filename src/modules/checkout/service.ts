@@ -4,6 +4,7 @@ import type { Insertable } from 'kysely'
 import { LRUCache } from 'lru-cache'
 import type { Db } from '../../lib/db.js'
 import { GroupCommitter } from '../../lib/group-commit.js'
+import { MAX_AMOUNT, sumAmounts } from '../../lib/money.js'
 import type { OrderItemRow, OrderRow, VisitsTable } from '../../lib/schema.js'
 import { installationSecret } from '../../lib/secrets.js'
 import type { Clock } from '../../lib/time.js'
@@ -42,7 +43,7 @@ export type OpenResult =
   | { kind: 'order'; orderId: string }
   | { kind: 'not_found' }
   | ({ kind: 'expired' } & Storefront)
-  | ({ kind: 'unavailable'; reason: 'archived' | 'no_price'; currency: string } & Storefront)
+  | ({ kind: 'unavailable'; reason: 'archived' | 'no_price' | 'over_max'; currency: string } & Storefront)
   | ({ kind: 'bad_currency'; currency: string } & Storefront)
 
 export interface OrderPage extends Storefront {
@@ -101,6 +102,11 @@ export class CheckoutService {
           ? { kind: 'bad_currency', currency, ...storefront }
           : { kind: 'unavailable', reason: 'no_price', currency, ...storefront },
       )
+    }
+
+    // Creating and updating a link refuse totals over the maximum; a later price change can still get there.
+    if (sumAmounts(link.products.map((p) => p.prices[currency] as number)) > MAX_AMOUNT) {
+      return recordOnly({ kind: 'unavailable', reason: 'over_max', currency, ...storefront })
     }
 
     const { order, items } = this.orders.build(

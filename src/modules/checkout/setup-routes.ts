@@ -7,7 +7,7 @@ import { Type } from 'typebox'
 import { originOf, sendPage } from '../../lib/html.js'
 import type { Services } from '../../services.js'
 import type { SetupPage } from '../portals/service.js'
-import { withParams } from './return-urls.js'
+import { appendParams } from './return-urls.js'
 
 const tags = ['checkout']
 const Html = (description: string) => ({ description, content: { 'text/html': { schema: Type.String() } } })
@@ -42,14 +42,22 @@ export async function setupPages(
     message(reply, 404, { heading: 'Page not found', text: 'This setup page does not exist.' })
   const expired = (reply: FastifyReply) =>
     message(reply, 410, { heading: 'This page has expired', text: 'Ask for a new checkout setup link.' })
-  const done = (reply: FastifyReply, setup: SetupPage) =>
-    setup.back_url
-      ? reply.redirect(withParams(setup.back_url, { setup_id: setup.id, status: 'saved' }), 303)
-      : message(reply, 200, {
-          heading: 'Payment method saved',
-          text: `The card is saved for ${setup.portal_name}. You can close this page.`,
-          tone: 'info',
-        })
+  /** Saved: back to the portal when it gave a back URL, else our own "saved" page naming the card. */
+  const done = async (reply: FastifyReply, setup: SetupPage) => {
+    if (setup.back_url)
+      return reply.redirect(appendParams(setup.back_url, { setup_id: setup.id, status: 'saved' }), 303)
+    const method = await portals.savedMethod(setup.id)
+    return sendPage(reply, 'setup-saved', {
+      title: `Payment method saved — ${setup.portal_name}`,
+      merchantName: setup.merchant_name,
+      projectName: setup.project_name,
+      portalName: setup.portal_name,
+      card: method
+        ? `${method.card_brand.charAt(0).toUpperCase()}${method.card_brand.slice(1)} ending in ${method.card_last4}`
+        : null,
+      continueUrl: null,
+    })
+  }
 
   const render = (
     reply: FastifyReply,

@@ -28,7 +28,7 @@ export interface NewOrder {
         referrer_host: string | null
         country: string | null
       }
-    | { portalId: string; backUrl: string }
+    | { portalId: string; backUrl: string; successUrl: string | null }
 }
 
 export class OrderService {
@@ -63,6 +63,7 @@ export class OrderService {
       paylink_id: fromPaylink ? source.paylinkId : null,
       portal_id: fromPaylink ? null : source.portalId,
       back_url: fromPaylink ? null : source.backUrl,
+      success_url: fromPaylink ? null : source.successUrl,
       status: 'created',
       currency: input.currency,
       total_amount: sumAmounts(items.map((i) => i.unit_amount * i.quantity)),

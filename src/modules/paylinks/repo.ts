@@ -2,7 +2,13 @@ import { type Executor, pageWithTotal } from '../../lib/db.js'
 import type { PaylinkRow } from '../../lib/schema.js'
 import type { PaylinkWithProducts } from './schemas.js'
 
-async function withProducts(db: Executor, rows: PaylinkRow[]): Promise<PaylinkWithProducts[]> {
+/** A paylink row with its project's default currency, the currency its object reports revenue in. */
+export type PaylinkWithCurrency = PaylinkWithProducts & { default_currency: string }
+
+async function withProducts<R extends PaylinkRow>(
+  db: Executor,
+  rows: R[],
+): Promise<(R & { product_ids: string[] })[]> {
   if (rows.length === 0) return []
   const links = await db
     .selectFrom('paylink_products')
@@ -30,14 +36,16 @@ export async function findPaylink(
   merchantId: string,
   id: string,
   options: { forUpdate?: boolean } = {},
-): Promise<PaylinkWithProducts | undefined> {
+): Promise<PaylinkWithCurrency | undefined> {
   let query = db
     .selectFrom('paylinks')
-    .selectAll()
-    .where('id', '=', id)
-    .where('merchant_id', '=', merchantId)
-    .where('deleted_at', 'is', null)
-  if (options.forUpdate) query = query.forUpdate()
+    .innerJoin('projects', 'projects.id', 'paylinks.project_id')
+    .selectAll('paylinks')
+    .select('projects.default_currency')
+    .where('paylinks.id', '=', id)
+    .where('paylinks.merchant_id', '=', merchantId)
+    .where('paylinks.deleted_at', 'is', null)
+  if (options.forUpdate) query = query.forUpdate('paylinks')
   const row = await query.executeTakeFirst()
   if (!row) return undefined
   return (await withProducts(db, [row]))[0]
@@ -67,20 +75,29 @@ export function updatePaylinkRow(
   return db.updateTable('paylinks').set(changes).where('id', '=', id).returningAll().executeTakeFirstOrThrow()
 }
 
+/** A page of the merchant's live links, newest first: of one project, or of all when none is given. */
 export async function listPaylinks(
   db: Executor,
   merchantId: string,
-  projectId: string,
+  projectId: string | undefined,
   offset: number,
   limit: number,
 ) {
-  const base = db
+  let base = db
     .selectFrom('paylinks')
-    .where('merchant_id', '=', merchantId)
-    .where('project_id', '=', projectId)
-    .where('deleted_at', 'is', null)
+    .innerJoin('projects', 'projects.id', 'paylinks.project_id')
+    .where('paylinks.merchant_id', '=', merchantId)
+    .where('paylinks.deleted_at', 'is', null)
+  if (projectId !== undefined) base = base.where('paylinks.project_id', '=', projectId)
   const { rows, total } = await pageWithTotal(base, (q) =>
-    q.selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').offset(offset).limit(limit).execute(),
+    q
+      .selectAll('paylinks')
+      .select('projects.default_currency')
+      .orderBy('paylinks.created_at', 'desc')
+      .orderBy('paylinks.id', 'desc')
+      .offset(offset)
+      .limit(limit)
+      .execute(),
   )
   return { rows: await withProducts(db, rows), total }
 }

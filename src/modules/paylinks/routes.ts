@@ -1,15 +1,17 @@
 // The paylinks admin API, wire-compatible with the paylinks API specification (paths, bodies, shapes, codes).
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { errors, NoContent, ObjectId } from '../../lib/http.js'
+import { errors, NoContent, ObjectId, PaginationQuery } from '../../lib/http.js'
 import type { Services } from '../../services.js'
 import {
   bodyValidationCodes,
   ListQuery,
+  MerchantPaylinkList,
   PaylinkBody,
   PaylinkList,
   PaylinkParams,
   PaylinkStat,
+  PaylinkUpdateBody,
   PaylinkUrl,
   paylinkValidationCodes,
   paylinkView,
@@ -36,6 +38,25 @@ export const paylinkRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
     async (request) => view(await paylinks.create(request.merchantId, request.body)),
   )
 
+  app.get(
+    '/paylinks',
+    {
+      schema: {
+        tags,
+        summary: 'List the merchant’s paylinks of every project, newest first',
+        description:
+          'As PaySuper’s later paylinks API lists them (`count`, `items`), with the paging of every list here.',
+        querystring: PaginationQuery,
+        response: { 200: MerchantPaylinkList, ...errors(400, 401) },
+      },
+    },
+    async (request) => {
+      const { offset = 0, limit = 10 } = request.query
+      const { rows, total } = await paylinks.list(request.merchantId, undefined, offset, limit)
+      return { merchant_id: request.merchantId, count: total, limit, offset, total, items: rows.map(view) }
+    },
+  )
+
   app.put(
     '/paylinks/:paylink_id',
     {
@@ -44,9 +65,9 @@ export const paylinkRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
         tags,
         summary: 'Update a paylink',
         description:
-          'Replaces the products; `expires_at` is recomputed from now. The project cannot change (pl000003).',
+          'Replaces the products; `expires_at` is recomputed from now. The project cannot change (pl000003). The body may carry the link’s own `id`; another id is a 400.',
         params: PaylinkParams,
-        body: PaylinkBody,
+        body: PaylinkUpdateBody,
         response: { 200: Type.Ref('Paylink'), ...errors(400, 401, 404) },
       },
     },

@@ -3,6 +3,7 @@ import type { ErrorCode, ValidationCodeRule } from '../../lib/errors.js'
 import { ObjectId, PageOf, PaylinkId } from '../../lib/http.js'
 import type { PaylinkRow } from '../../lib/schema.js'
 import { type ProtoTimestamp, toProtoTimestamp } from '../../lib/time.js'
+import { type Figures, grossTotalIn } from '../analytics/service.js'
 
 export const MAX_PRODUCTS = 6
 
@@ -27,6 +28,20 @@ export const Paylink = Type.Object(
     life_days: Type.Integer(),
     is_expired: Type.Boolean(),
     url: Type.String({ description: 'The public URL buyers open, without UTM tags' }),
+    // The figures PaySuper's later paylinks API puts on the object, under its names.
+    visits: Type.Integer({ description: 'Visits of the public URL, ever' }),
+    sales_count: Type.Integer({ description: 'Paid orders made from those visits' }),
+    conversion: Type.Number({ description: 'sales_count / visits, from 0 to 1; 0 without visits' }),
+    revenue: Type.Array(Type.Object({ currency: Type.String(), amount: Type.Integer() }), {
+      description: 'Paid amounts in minor units, per currency',
+    }),
+    transactions_currency: Type.String({
+      description: 'The currency of gross_total_amount: the project’s default currency',
+    }),
+    gross_total_amount: Type.Number({
+      description:
+        'Paid revenue in transactions_currency, in its major units (19.99 for 1999 USD cents); revenue in other currencies is only in `revenue`',
+    }),
   },
   { $id: 'Paylink' },
 )
@@ -51,6 +66,16 @@ export const PaylinkBody = Type.Object(
   { additionalProperties: false },
 )
 export type PaylinkBody = Static<typeof PaylinkBody>
+
+/** An update may also carry the link's own id, as PaySuper's dashboard sends it; any other id is a 400. */
+export const PaylinkUpdateBody = Type.Object(
+  {
+    ...PaylinkBody.properties,
+    id: Type.Optional(Type.String({ maxLength: 64, description: 'The id of the paylink in the path' })),
+  },
+  { additionalProperties: false },
+)
+export type PaylinkUpdateBody = Static<typeof PaylinkUpdateBody>
 
 export const PaylinkParams = Type.Object({ paylink_id: PaylinkId })
 
@@ -106,11 +131,22 @@ export const ListQuery = Type.Object({
 
 export const PaylinkList = PageOf('paylinks', Type.Ref('Paylink'), { project_id: ObjectId() })
 
+/** Every link of the merchant, as PaySuper's later API lists them: `{count, items}`, with our paging. */
+export const MerchantPaylinkList = PageOf('items', Type.Ref('Paylink'), {
+  count: Type.Integer({ description: 'The number of links found, as total' }),
+})
+
 export interface PaylinkWithProducts extends PaylinkRow {
   product_ids: string[]
 }
 
-export function paylinkView(row: PaylinkWithProducts, now: Date, publicUrl: string): Paylink {
+/** A paylink with what its object shows besides its own row: its project's currency and its figures. */
+export interface PaylinkDetail extends PaylinkWithProducts {
+  default_currency: string
+  figures: Figures
+}
+
+export function paylinkView(row: PaylinkDetail, now: Date, publicUrl: string): Paylink {
   const ts = (d: Date): ProtoTimestamp => toProtoTimestamp(d)
   return {
     id: row.id,
@@ -125,6 +161,12 @@ export function paylinkView(row: PaylinkWithProducts, now: Date, publicUrl: stri
     life_days: row.life_days,
     is_expired: isExpired(row, now),
     url: `${publicUrl}/paylink/${row.id}`,
+    visits: row.figures.visits,
+    sales_count: row.figures.paid_orders,
+    conversion: row.figures.conversion,
+    revenue: row.figures.revenue,
+    transactions_currency: row.default_currency,
+    gross_total_amount: grossTotalIn(row.figures.revenue, row.default_currency),
   }
 }
 

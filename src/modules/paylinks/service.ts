@@ -1,10 +1,11 @@
 // Paylinks: 1 to 6 products of one project with an expiry; the rules and error codes of the paylinks API.
 import type { Config } from '../../lib/config.js'
-import { type Db, softDelete, type Tx } from '../../lib/db.js'
+import { type Db, type Executor, softDelete, type Tx } from '../../lib/db.js'
 import { AppError, invalid } from '../../lib/errors.js'
 import { newPaylinkId } from '../../lib/ids.js'
+import { MAX_AMOUNT } from '../../lib/money.js'
 import { addDays, type Clock } from '../../lib/time.js'
-import { lifetimeFigures } from '../analytics/service.js'
+import { emptyFigures, lifetimeFigures, lifetimeFiguresOf } from '../analytics/service.js'
 import * as productRepo from '../products/repo.js'
 import type { ProjectService } from '../projects/service.js'
 import { emitEvent } from '../webhooks/events.js'
@@ -13,8 +14,9 @@ import {
   isExpired,
   MAX_PRODUCTS,
   type PaylinkBody,
+  type PaylinkDetail,
   type PaylinkStat,
-  type PaylinkWithProducts,
+  type PaylinkUpdateBody,
   paylinkView,
   type UrlQuery,
 } from './schemas.js'
@@ -30,13 +32,13 @@ export class PaylinkService {
     private readonly projects: ProjectService,
   ) {}
 
-  async create(merchantId: string, body: PaylinkBody): Promise<PaylinkWithProducts> {
+  async create(merchantId: string, body: PaylinkBody): Promise<PaylinkDetail> {
     this.checkLifeDays(body.life_days)
     return this.db.transaction().execute(async (tx) => {
-      await this.projects.get(merchantId, body.project_id, tx)
+      const project = await this.projects.get(merchantId, body.project_id, tx)
       await this.checkProducts(tx, merchantId, body.project_id, body.products)
       const now = this.clock.now()
-      const paylink = await repo.insertPaylink(
+      const inserted = await repo.insertPaylink(
         tx,
         {
           id: newPaylinkId(),
@@ -50,13 +52,20 @@ export class PaylinkService {
         },
         body.products,
       )
-      await this.announce(tx, 'paylink.created', paylink)
-      return paylink
+      const [paylink] = await withFigures(tx, [{ ...inserted, default_currency: project.default_currency }])
+      await this.announce(tx, 'paylink.created', paylink as PaylinkDetail)
+      return paylink as PaylinkDetail
     })
   }
 
-  /** Replaces the products and restarts the link's life from now; the project cannot change. */
-  async update(merchantId: string, id: string, body: PaylinkBody): Promise<PaylinkWithProducts> {
+  /**
+   * Replaces the products and restarts the link's life from now; the project cannot change. The body may
+   * carry the link's own id (PaySuper's dashboard sends it), never another.
+   */
+  async update(merchantId: string, id: string, body: PaylinkUpdateBody): Promise<PaylinkDetail> {
+    if (body.id !== undefined && body.id !== id) {
+      throw invalid('id', 'const', `must be the id of the paylink in the path, ${id}`)
+    }
     return this.db.transaction().execute(async (tx) => {
       const current = await repo.findPaylink(tx, merchantId, id, { forUpdate: true })
       if (!current) throw new AppError('pl000002')
@@ -73,16 +82,25 @@ export class PaylinkService {
         ...(body.name !== undefined ? { name: body.name } : {}),
       })
       await repo.setProducts(tx, id, body.products)
-      const paylink = { ...row, product_ids: body.products }
-      await this.announce(tx, 'paylink.updated', paylink)
-      return paylink
+      const [paylink] = await withFigures(tx, [
+        { ...row, product_ids: body.products, default_currency: current.default_currency },
+      ])
+      await this.announce(tx, 'paylink.updated', paylink as PaylinkDetail)
+      return paylink as PaylinkDetail
     })
   }
 
-  async get(merchantId: string, id: string): Promise<PaylinkWithProducts> {
+  /** A live link of the merchant without its figures, for callers that only need it to exist. */
+  async find(merchantId: string, id: string): Promise<repo.PaylinkWithCurrency> {
     const paylink = await repo.findPaylink(this.db, merchantId, id)
     if (!paylink) throw new AppError('pl000002')
     return paylink
+  }
+
+  async get(merchantId: string, id: string): Promise<PaylinkDetail> {
+    const paylink = await repo.findPaylink(this.db, merchantId, id)
+    if (!paylink) throw new AppError('pl000002')
+    return (await withFigures(this.db, [paylink]))[0] as PaylinkDetail
   }
 
   async delete(merchantId: string, id: string): Promise<void> {
@@ -91,7 +109,8 @@ export class PaylinkService {
       if (!paylink) throw new AppError('pl000002')
       const now = this.clock.now()
       await softDelete(tx, 'paylinks', merchantId, id, now)
-      await this.announce(tx, 'paylink.deleted', { ...paylink, deleted_at: now, updated_at: now })
+      const [deleted] = await withFigures(tx, [{ ...paylink, deleted_at: now, updated_at: now }])
+      await this.announce(tx, 'paylink.deleted', deleted as PaylinkDetail)
     })
   }
 
@@ -99,20 +118,22 @@ export class PaylinkService {
   private announce(
     tx: Tx,
     type: 'paylink.created' | 'paylink.updated' | 'paylink.deleted',
-    paylink: PaylinkWithProducts,
+    paylink: PaylinkDetail,
   ) {
     const now = this.clock.now()
     const data = paylinkView(paylink, now, this.config.publicUrl)
     return emitEvent(tx, { merchantId: paylink.merchant_id, type, data, at: now })
   }
 
-  async list(merchantId: string, projectId: string, offset: number, limit: number) {
-    await this.projects.get(merchantId, projectId)
-    return repo.listPaylinks(this.db, merchantId, projectId, offset, limit)
+  /** A page of a project's links, or of all the merchant's links when no project is given. */
+  async list(merchantId: string, projectId: string | undefined, offset: number, limit: number) {
+    if (projectId !== undefined) await this.projects.get(merchantId, projectId)
+    const { rows, total } = await repo.listPaylinks(this.db, merchantId, projectId, offset, limit)
+    return { rows: await withFigures(this.db, rows), total }
   }
 
   async stat(merchantId: string, id: string): Promise<PaylinkStat> {
-    const paylink = await this.get(merchantId, id)
+    const paylink = await this.find(merchantId, id)
     return lifetimeFigures(this.db, paylink.id)
   }
 
@@ -181,5 +202,46 @@ export class PaylinkService {
     const elsewhere = productIds.filter((pid) => byId.get(pid)?.project_id !== projectId)
     if (elsewhere.length > 0)
       throw new AppError('pl000008', undefined, { field: 'products', products: elsewhere })
+    checkTotals(productIds.map((pid) => byId.get(pid)?.prices ?? []))
+  }
+}
+
+/** Adds each link's figures, read for all of them at once, to what its object shows. */
+async function withFigures(db: Executor, rows: repo.PaylinkWithCurrency[]): Promise<PaylinkDetail[]> {
+  const figures = await lifetimeFiguresOf(
+    db,
+    rows.map((row) => row.id),
+  )
+  return rows.map((row) => ({ ...row, figures: figures.get(row.id) ?? emptyFigures() }))
+}
+
+/**
+ * A link is one order of one of each product: in every currency all its products are priced in, that
+ * total must stay within the maximum amount, or it could never be paid. The product that brings it over
+ * is named (the earliest such, then the first currency in order).
+ */
+function checkTotals(prices: { currency: string; amount: number }[][]): void {
+  const shared = (prices[0] ?? [])
+    .map((p) => p.currency)
+    .filter((currency) => prices.every((list) => list.some((p) => p.currency === currency)))
+    .sort()
+  let worst: { index: number; currency: string } | undefined
+  for (const currency of shared) {
+    let total = 0
+    for (const [index, list] of prices.entries()) {
+      // At most 6 amounts of at most MAX_AMOUNT each: far within the safe integers.
+      total += list.find((p) => p.currency === currency)?.amount ?? 0
+      if (total > MAX_AMOUNT) {
+        if (!worst || index < worst.index) worst = { index, currency }
+        break
+      }
+    }
+  }
+  if (worst) {
+    throw invalid(
+      `products[${worst.index}]`,
+      'maxTotal',
+      `brings the link's total in ${worst.currency} over the maximum amount, ${MAX_AMOUNT} minor units`,
+    )
   }
 }

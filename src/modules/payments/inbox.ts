@@ -22,7 +22,7 @@ export async function receiveEvent(
   if (!bound) throw new AppError('route_not_found', 'no such provider account')
   let event: ProviderEvent
   try {
-    event = bound.provider.parseEvent(bound.account, rawBody, headers)
+    event = await bound.provider.parseEvent(bound.account, rawBody, headers)
   } catch (error) {
     if (error instanceof EventSignatureError) throw new AppError('invalid_signature', error.message)
     throw error
@@ -112,7 +112,7 @@ export async function retryDeferred(deps: PaymentDeps, limit = 100): Promise<num
         deps,
         tx,
         row.provider_account_id,
-        bound.provider.readEvent(row.payload),
+        await bound.provider.readEvent(bound.account, row.payload),
         now,
       )
       if (outcome.status === 'deferred') continue

@@ -207,12 +207,16 @@ export interface PaymentProvider {
     account: ProviderAccount,
     setup: { reference: string; providerRef: string },
   ): Promise<SetupSnapshot>
-  /** Verifies and reads an event from its raw body and headers; throws EventSignatureError. */
+  /**
+   * Verifies and reads an event from its raw body and headers; throws EventSignatureError. It runs before
+   * the inbox's transaction, so a provider may look objects up to complete what the event says (a failed
+   * lookup is a ProviderError: the event is answered 5xx and the provider sends it again later).
+   */
   parseEvent(
     account: ProviderAccount,
     rawBody: Buffer,
     headers: Record<string, string | string[] | undefined>,
-  ): ProviderEvent
+  ): Promise<ProviderEvent>
   /** Reads an event verified before and kept in the inbox (a deferred one, applied again later). */
-  readEvent(payload: unknown): ProviderEvent
+  readEvent(account: ProviderAccount, payload: unknown): Promise<ProviderEvent>
 }

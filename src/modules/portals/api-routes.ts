@@ -6,6 +6,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { AppError, toErrorResponse } from '../../lib/errors.js'
 import type { Services } from '../../services.js'
+import { caseInsensitiveBody } from './input.js'
 import { Envelope } from './schemas.js'
 import type { PortalPrincipal } from './service.js'
 
@@ -86,9 +87,15 @@ export const portalApiRoutes: FastifyPluginAsyncTypebox<{ services: Services }> 
       ),
   })
 
+  const requestBody = Type.Object({
+    userName: Type.String({ minLength: 1, maxLength: 255 }),
+    email: Type.String({ maxLength: 64, format: 'email', 'x-error': 'must be a valid email address' }),
+    message: Type.String({ minLength: 1, maxLength: 255 }),
+  })
   app.post(
     '/payment/request',
     {
+      preValidation: caseInsensitiveBody(Object.keys(requestBody.properties)),
       config: {
         rateLimit: {
           max: 10,
@@ -100,13 +107,9 @@ export const portalApiRoutes: FastifyPluginAsyncTypebox<{ services: Services }> 
         tags,
         summary: 'Send a payment (sales) request for the portal',
         description:
-          "Stored, mailed to the project's sales address, and listed at /admin/api/v1/payment-requests. 10 a minute per portal and client.",
+          "Stored, mailed to the project's sales address, and listed at /admin/api/v1/payment-requests. 10 a minute per portal and client. Body keys match in any letter case.",
         security: [{ portalKey: [] }],
-        body: Type.Object({
-          userName: Type.String({ minLength: 1, maxLength: 255 }),
-          email: Type.String({ maxLength: 64, format: 'email', 'x-error': 'must be a valid email address' }),
-          message: Type.String({ minLength: 1, maxLength: 255 }),
-        }),
+        body: requestBody,
         response: {
           200: Envelope(
             Type.Object({
@@ -133,21 +136,34 @@ export const portalApiRoutes: FastifyPluginAsyncTypebox<{ services: Services }> 
     },
   )
 
+  const urlBody = Type.Object({
+    backUrl: Type.Unknown({
+      description:
+        'Absolute http(s) URL, at most 2048 characters: the way back to the portal, and where the buyer goes after paying when `successUrl` is not given. Kept byte for byte; `order_id` and `status` are appended.',
+    }),
+    successUrl: Type.Optional(
+      Type.Unknown({
+        description:
+          'Absolute http(s) URL where the buyer goes after paying, with `order_id` and `status` appended (as DocSpace’s own server takes it)',
+      }),
+    ),
+    quantity: Type.Optional(
+      Type.Unknown({
+        description: 'Object: item identifier → positive whole number count (or a string of its digits)',
+      }),
+    ),
+  })
   app.put(
     '/payment/url',
     {
+      preValidation: caseInsensitiveBody(Object.keys(urlBody.properties)),
       schema: {
         tags,
         summary: 'Get a payment page URL for quantities of items',
         description:
-          '`quantity` maps item identifiers (product id or SKU of the portal’s project) to counts. After paying, the buyer returns to `backUrl` with `order_id` and `status` added.',
+          '`quantity` maps item identifiers (product id or SKU of the portal’s project) to counts. After paying, the buyer goes to `successUrl` (else to `backUrl`) with `order_id` and `status` added. Body keys match in any letter case (`BackUrl`, `Quantity`).',
         security: [{ portalKey: [] }],
-        body: Type.Object({
-          backUrl: Type.Unknown({ description: 'Absolute http(s) URL, at most 2048 characters' }),
-          quantity: Type.Optional(
-            Type.Unknown({ description: 'Object: item identifier → positive integer count' }),
-          ),
-        }),
+        body: urlBody,
         response: {
           200: Envelope(Type.String({ description: 'The payment page URL' })),
           ...errorRefs(400, 401),
@@ -155,11 +171,7 @@ export const portalApiRoutes: FastifyPluginAsyncTypebox<{ services: Services }> 
       },
     },
     async (request) =>
-      ok(
-        request,
-        services.config.publicUrl,
-        await portals.paymentUrl(request.portal, request.body.backUrl, request.body.quantity),
-      ),
+      ok(request, services.config.publicUrl, await portals.paymentUrl(request.portal, request.body)),
   )
 
   for (const path of ['/payment/chechoutsetupurl', '/payment/checkoutsetupurl']) {
@@ -172,7 +184,8 @@ export const portalApiRoutes: FastifyPluginAsyncTypebox<{ services: Services }> 
             path === '/payment/chechoutsetupurl'
               ? 'Get the URL of the page that saves a payment method (the specification’s spelling)'
               : 'Get the URL of the page that saves a payment method',
-          description: 'The query parameter name matches case-insensitively (`BackUrl`, `backUrl`).',
+          description:
+            'The query parameter name matches case-insensitively (`BackUrl`, `backUrl`). Without `BackUrl` the setup ends on a page of paylinks that says the card was saved; with it, the admin returns there with `setup_id` and `status=saved` appended.',
           security: [{ portalKey: [] }],
           querystring: Type.Object({ BackUrl: Type.Optional(Type.String()) }),
           response: {

@@ -8,6 +8,7 @@ import { newPrefixedId } from '../../lib/ids.js'
 import { hashesEqual, hashKey } from '../../lib/keys.js'
 import type { Logger } from '../../lib/logger.js'
 import type { Mailer } from '../../lib/mailer.js'
+import { firstLineOverMaxAmount, MAX_AMOUNT } from '../../lib/money.js'
 import type { CheckoutSetupRow, PaymentRequestRow, PortalKeyRow, PortalRow } from '../../lib/schema.js'
 import type { Clock } from '../../lib/time.js'
 import * as orderRepo from '../orders/repo.js'
@@ -17,12 +18,12 @@ import { ProviderError, type ProviderUpdate, type SetupSnapshot } from '../payme
 import type { Applied } from '../payments/settle.js'
 import type { ProjectService } from '../projects/service.js'
 import { emitEvent } from '../webhooks/events.js'
+import { checkReturnUrl, readQuantities } from './input.js'
 import * as repo from './repo.js'
 import { type CreatePortalBody, paymentMethodView, paymentRequestView } from './schemas.js'
 
 const PORTAL_KEY = /^sk-[0-9a-f]{64}$/
 const SETUP_TTL_MS = 24 * 60 * 60 * 1000
-const MAX_QUANTITY = 100_000
 
 /** A checkout setup with what its page shows. */
 export interface SetupPage extends CheckoutSetupRow {
@@ -43,23 +44,6 @@ export interface PortalPrincipal {
   projectName: string
   defaultCurrency: string
   salesEmail: string | null
-}
-
-/** An absolute http(s) URL of at most 2048 characters, or a 400 naming the field. */
-export function checkBackUrl(field: string, value: unknown): string {
-  if (typeof value !== 'string' || value.trim() === '') throw invalid(field, 'required', 'is required')
-  const url = value.trim()
-  if (url.length > 2048) throw invalid(field, 'maxLength', 'must be at most 2048 characters')
-  let parsed: URL
-  try {
-    parsed = new URL(url)
-  } catch {
-    throw invalid(field, 'url', 'must be an absolute http:// or https:// URL')
-  }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    throw invalid(field, 'url', `must be an absolute http:// or https:// URL, not ${parsed.protocol}`)
-  }
-  return parsed.toString()
 }
 
 export class PortalService {
@@ -243,28 +227,20 @@ export class PortalService {
     }
   }
 
-  /** Creates an order of the portal for the given quantities and answers its payment page URL. */
-  async paymentUrl(portal: PortalPrincipal, backUrlInput: unknown, quantityInput: unknown): Promise<string> {
-    const backUrl = checkBackUrl('backUrl', backUrlInput)
-    if (quantityInput === undefined || quantityInput === null)
-      throw invalid('quantity', 'required', 'is required')
-    if (typeof quantityInput !== 'object' || Array.isArray(quantityInput)) {
-      throw invalid('quantity', 'type', 'must be an object mapping item identifiers to counts')
-    }
-    const entries = Object.entries(quantityInput as Record<string, unknown>)
-    if (entries.length === 0) throw invalid('quantity', 'minProperties', 'must name at least one item')
-    if (entries.length > 50) throw invalid('quantity', 'maxProperties', 'must name at most 50 items')
-    for (const [item, count] of entries) {
-      if (typeof count !== 'number' || !Number.isInteger(count) || count < 1) {
-        throw invalid(
-          `quantity.${item}`,
-          'minimum',
-          `must be a positive whole number, not ${JSON.stringify(count)}`,
-        )
-      }
-      if (count > MAX_QUANTITY)
-        throw invalid(`quantity.${item}`, 'maximum', `must be at most ${MAX_QUANTITY}`)
-    }
+  /**
+   * Creates an order of the portal for the given quantities and answers its payment page URL. After
+   * paying, the buyer goes to `successUrl` when given, else to `backUrl`; `backUrl` stays the way back.
+   */
+  async paymentUrl(
+    portal: PortalPrincipal,
+    input: { backUrl: unknown; successUrl?: unknown; quantity?: unknown },
+  ): Promise<string> {
+    const backUrl = checkReturnUrl('backUrl', input.backUrl)
+    const successUrl =
+      input.successUrl === undefined || input.successUrl === null
+        ? null
+        : checkReturnUrl('successUrl', input.successUrl)
+    const entries = readQuantities(input.quantity)
 
     const identifiers = entries.map(([item]) => item)
     const currency = portal.defaultCurrency
@@ -294,12 +270,20 @@ export class PortalService {
       return {
         productId: product.id,
         name: product.name,
-        quantity: count as number,
+        quantity: count,
         unitAmount: Number(product.amount),
       }
     })
     if (new Set(lines.map((l) => l.productId)).size !== lines.length) {
       throw invalid('quantity', 'uniqueItems', 'names the same product twice (by id and by SKU)')
+    }
+    const over = firstLineOverMaxAmount(lines)
+    if (over !== -1) {
+      throw invalid(
+        `quantity.${entries[over]?.[0]}`,
+        'maxTotal',
+        `brings the order total over the maximum amount, ${MAX_AMOUNT} minor units of ${currency}`,
+      )
     }
     const { order, items } = this.orders.build(
       {
@@ -307,7 +291,7 @@ export class PortalService {
         projectId: portal.projectId,
         currency,
         lines,
-        source: { portalId: portal.portalId, backUrl },
+        source: { portalId: portal.portalId, backUrl, successUrl },
       },
       this.clock.now(),
     )
@@ -318,9 +302,13 @@ export class PortalService {
     return `${this.config.publicUrl}/pay/${order.id}`
   }
 
-  /** Opens a checkout-setup session and answers the URL of its hosted page. */
+  /**
+   * Opens a checkout-setup session and answers the URL of its hosted page. Without a back URL (DocSpace's
+   * client sends none when it has none) the setup ends on paylinks' own "saved" page.
+   */
   async checkoutSetupUrl(portal: PortalPrincipal, backUrlInput: unknown): Promise<string> {
-    const backUrl = checkBackUrl('BackUrl', backUrlInput)
+    const backUrl =
+      backUrlInput === undefined || backUrlInput === '' ? null : checkReturnUrl('BackUrl', backUrlInput)
     const now = this.clock.now()
     const id = `cs_${randomBytes(12).toString('hex')}`
     await this.db
@@ -360,6 +348,15 @@ export class PortalService {
       .executeTakeFirst()
     if (!row) return undefined
     return { ...row, provider: await this.accounts.describeProject(row.project_id) }
+  }
+
+  /** The payment method a completed setup saved, for its "saved" page. */
+  savedMethod(setupId: string) {
+    return this.db
+      .selectFrom('payment_methods')
+      .select(['card_brand', 'card_last4'])
+      .where('setup_id', '=', setupId)
+      .executeTakeFirst()
   }
 
   /**

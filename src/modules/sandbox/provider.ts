@@ -174,11 +174,11 @@ export class SandboxProvider implements PaymentProvider {
     return setupSnapshot(await call(() => this.sandbox.retrieveSession(account.id, setup.providerRef)))
   }
 
-  parseEvent(
+  async parseEvent(
     account: Parameters<PaymentProvider['parseEvent']>[0],
     rawBody: Buffer,
     headers: Record<string, string | string[] | undefined>,
-  ): ProviderEvent {
+  ): Promise<ProviderEvent> {
     if (!account.webhookSecret) throw new EventSignatureError('the account has no signing secret')
     const flat = Object.fromEntries(
       Object.entries(headers).map(([k, v]) => [k.toLowerCase(), Array.isArray(v) ? (v[0] ?? '') : (v ?? '')]),
@@ -191,13 +191,13 @@ export class SandboxProvider implements PaymentProvider {
         throw new EventSignatureError(`signature: ${error.message}`)
       throw error
     }
-    const parsed = this.readEvent(event)
+    const parsed = await this.readEvent(account, event)
     if ((event as SandboxEvent).account !== account.id)
       throw new EventSignatureError('the event is for another account')
     return parsed
   }
 
-  readEvent(payload: unknown): ProviderEvent {
+  async readEvent(_account: unknown, payload: unknown): Promise<ProviderEvent> {
     const event = payload as SandboxEvent
     return { id: event.id, type: event.type, payload: event, updates: updatesOf(event) }
   }
