@@ -1,6 +1,6 @@
 import { type Static, Type } from 'typebox'
 import type { ErrorCode, ValidationCodeRule } from '../../lib/errors.js'
-import { ObjectId, PageOf, PaylinkId } from '../../lib/http.js'
+import { ObjectId, PageOf, PaginationQuery, PaylinkId } from '../../lib/http.js'
 import type { PaylinkRow } from '../../lib/schema.js'
 import { type ProtoTimestamp, toProtoTimestamp } from '../../lib/time.js'
 
@@ -93,10 +93,7 @@ export const PaylinkStat = Type.Object({
 })
 export type PaylinkStat = Static<typeof PaylinkStat>
 
-export const ListQuery = Type.Object({
-  offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 10 })),
-})
+export const ListQuery = PaginationQuery
 
 export const PaylinkList = PageOf('paylinks', Type.Ref('Paylink'), { project_id: ObjectId() })
 
