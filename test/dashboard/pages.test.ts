@@ -475,6 +475,37 @@ describe('a paylink’s page', () => {
     )
   })
 
+  it('picks the QR code’s error correction by the URL’s length, and shows the page without one past the largest', async () => {
+    const project = await createProject(ctx.app, owner)
+    const link = await createPaylink(ctx.app, owner, project.id, [
+      (await createProduct(ctx.app, owner, project.id)).id,
+    ])
+    // 200 astral characters, the longest tag the API takes: 2,400 characters once percent-encoded.
+    const tag = encodeURIComponent('😀'.repeat(200))
+    // Too long for error correction M, short enough for L.
+    const one = await me.get(`/dashboard/paylinks/${link.id}?utm_source=${tag}`)
+    expect(one.statusCode).toBe(200)
+    expect(one.body).toContain(`<img src="/dashboard/paylinks/${link.id}/qr.svg?utm_source=`)
+    const svg = await me.get(`/dashboard/paylinks/${link.id}/qr.svg?utm_source=${tag}`)
+    expect(svg.statusCode).toBe(200)
+    expect(svg.headers['content-type']).toBe('image/svg+xml')
+
+    const all = `utm_source=${tag}&utm_medium=${tag}&utm_campaign=${tag}`
+    const page = await me.get(`/dashboard/paylinks/${link.id}?${all}`)
+    expect(page.statusCode).toBe(200)
+    expect(page.body).not.toContain('<img src=')
+    expect(page.body).toMatch(/This URL is too long for a QR code \(\d+ characters/)
+    expect(page.body).toContain(`paylink/${link.id}?utm_campaign=`)
+    for (const format of ['svg', 'png']) {
+      const res = await me.get(`/dashboard/paylinks/${link.id}/qr.${format}?${all}`)
+      expect(res.statusCode).toBe(422)
+      expect(res.headers['content-type']).toBe('text/plain; charset=utf-8')
+      expect(res.body).toMatch(
+        /^This URL is too long for a QR code \(7\d{3} characters, and a QR code holds about 2,900\): use shorter UTM tags\.$/,
+      )
+    }
+  })
+
   it('names a bad time zone or period and falls back to the last 30 days in UTC', async () => {
     const project = await createProject(ctx.app, owner)
     const link = await createPaylink(ctx.app, owner, project.id, [
