@@ -1,5 +1,5 @@
 // TypeBox pieces shared by every route declaration: ids, the error body, pagination.
-import { type Static, type TArray, type TProperties, type TSchema, Type } from 'typebox'
+import { type Static, type TArray, type TProperties, type TSchema, type TStringOptions, Type } from 'typebox'
 import { OBJECT_ID_PATTERN, PAYLINK_ID_PATTERN } from './ids.js'
 import { CURRENCY_PATTERN, MAX_AMOUNT } from './money.js'
 
@@ -65,6 +65,13 @@ export const ErrorBody = Type.Object(
 export function errors(...statuses: number[]): Record<number, TSchema> {
   return Object.fromEntries(statuses.map((status) => [status, Type.Ref('ErrorBody')]))
 }
+
+/**
+ * Text that people read back (a name, a label, a message): kept without its surrounding whitespace and
+ * never blank (`name: must not be blank`). An optional one is left out (or null, where allowed) to have none.
+ */
+export const Text = (maxLength: number, options: TStringOptions = {}) =>
+  Type.String({ minLength: 1, maxLength, 'x-trim': true, ...options })
 
 export const DEFAULT_LIMIT = 10
 export const MAX_LIMIT = 100

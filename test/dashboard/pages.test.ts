@@ -153,6 +153,26 @@ describe('forms with bad input', () => {
     ).not.toContain('X')
   })
 
+  it('answers a NUL in a form field or in an address with a page naming it, and writes nothing', async () => {
+    const names = async () =>
+      (await api(ctx.app, owner, 'GET', '/projects?limit=100')).body.projects.map(
+        (p: { name: string }) => p.name,
+      )
+    const before = await names()
+    await me.get('/dashboard/projects')
+    const nul = await me.post('/dashboard/projects', { name: 'X\u0000', default_currency: 'USD' })
+    expect(nul.statusCode).toBe(400)
+    expect(nul.headers['content-type']).toBe('text/html; charset=utf-8')
+    expect(nul.body).toContain('name: must not contain NUL characters')
+    expect(await names()).toEqual(before)
+    const page = await me.get('/dashboard/paylinks/%00')
+    expect(page.statusCode).toBe(400)
+    expect(page.body).toContain('id: must not contain NUL characters')
+    const query = await me.get('/dashboard/orders?status=%00')
+    expect(query.statusCode).toBe(400)
+    expect(query.body).toContain('status: must not contain NUL characters')
+  })
+
   it('refuses prices a person got wrong, with the row and the rule, and writes nothing', async () => {
     await me.get(`/dashboard/projects/${projectId}/products/new`)
     const cases: [Record<string, string | string[]>, string][] = [

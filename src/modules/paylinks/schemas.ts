@@ -1,6 +1,6 @@
 import { type Static, Type } from 'typebox'
 import type { ErrorCode, ValidationCodeRule } from '../../lib/errors.js'
-import { ObjectId, PageOf, PaginationQuery, PaylinkId } from '../../lib/http.js'
+import { ObjectId, PageOf, PaginationQuery, PaylinkId, Text } from '../../lib/http.js'
 import type { PaylinkRow } from '../../lib/schema.js'
 import { type ProtoTimestamp, toProtoTimestamp } from '../../lib/time.js'
 
@@ -44,9 +44,7 @@ export const PaylinkBody = Type.Object(
     life_days: Type.Integer({
       description: 'Days until the link expires; one of the allowed values (default 1, 7, 30)',
     }),
-    name: Type.Optional(
-      Type.String({ minLength: 1, maxLength: 200, description: 'A label for the merchant' }),
-    ),
+    name: Type.Optional(Text(200, { description: 'A label for the merchant' })),
   },
   { additionalProperties: false },
 )

@@ -1,5 +1,5 @@
 import { type Static, Type } from 'typebox'
-import { IsoDateTime, Money, ObjectId, PagedQuery, PageOf } from '../../lib/http.js'
+import { IsoDateTime, Money, ObjectId, PagedQuery, PageOf, Text } from '../../lib/http.js'
 import type { ProductRow } from '../../lib/schema.js'
 
 export const SKU_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$'
@@ -8,8 +8,8 @@ const Sku = Type.String({
   'x-error': 'must be 1 to 64 letters, digits or . _ : / - and start with a letter or digit',
   examples: ['1001'],
 })
-const Name = Type.String({ minLength: 1, maxLength: 200 })
-const Description = Type.String({ maxLength: 2000 })
+const Name = Text(200)
+const Description = Text(2000)
 const Prices = Type.Array(Money, {
   minItems: 1,
   maxItems: 50,

@@ -1,7 +1,7 @@
 // The webhook endpoints API: endpoints, their secrets, and their delivery log with a resend button.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { errors, IsoDateTime, listPage, NoContent, PagedQuery } from '../../lib/http.js'
+import { errors, IsoDateTime, listPage, NoContent, PagedQuery, Text } from '../../lib/http.js'
 import type { WebhookAttemptRow, WebhookDeliveryRow, WebhookEndpointRow } from '../../lib/schema.js'
 import type { Services } from '../../services.js'
 import { EVENT_TYPES } from './events.js'
@@ -20,7 +20,7 @@ const Events = Type.Array(Type.String({ maxLength: 64 }), {
   description: `Event types: ${EVENT_TYPES.join(', ')}; or * for all`,
 })
 const Url = Type.String({ maxLength: 2048, description: 'http(s) URL on a public address' })
-const Description = Type.String({ maxLength: 500 })
+const Description = Text(500)
 
 const Endpoint = Type.Object(
   {
