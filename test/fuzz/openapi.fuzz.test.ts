@@ -214,8 +214,9 @@ async function createFixture(t: TestContext): Promise<Fixture> {
     await createProduct(t.app, merchant, project.id, {
       sku: '1001',
       prices: [
-        // The largest amount, so that counts overflow totals.
-        { currency: 'USD', amount: 999_999_999_999 },
+        // Near the largest amount, so that counts overflow totals (and with the next product's price a
+        // link still fits under it).
+        { currency: 'USD', amount: 999_999_999_000 },
         { currency: 'EUR', amount: 1999 },
         { currency: 'JPY', amount: 2500 },
       ],
