@@ -1,7 +1,8 @@
-// A fresh application per test file: in-memory PGlite, or its own schema on PostgreSQL when DATABASE_URL is set.
+// A fresh application per test file, on its own schema of the suite's PostgreSQL (see global-setup.ts).
 import { randomBytes } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import pg from 'pg'
+import { inject } from 'vitest'
 import { buildApp } from '../../src/app.js'
 import { type Config, loadConfig } from '../../src/lib/config.js'
 import { type Database, openDatabase } from '../../src/lib/db.js'
@@ -21,11 +22,7 @@ export interface TestContext {
 }
 
 export async function openTestDatabase(): Promise<{ database: Database; drop(): Promise<void> }> {
-  const databaseUrl = process.env.DATABASE_URL
-  if (!databaseUrl) {
-    const database = await openDatabase({ dataDir: 'memory://' })
-    return { database, drop: async () => database.close() }
-  }
+  const databaseUrl = inject('suiteDatabase').url
   const schema = `test_${randomBytes(6).toString('hex')}`
   const admin = new pg.Client({ connectionString: databaseUrl })
   await admin.connect()
@@ -50,7 +47,7 @@ export async function createTestContext(
 ): Promise<TestContext> {
   const { database, drop } = await openTestDatabase()
   await migrateToLatest(database)
-  const config = loadConfig({ PUBLIC_URL, PAYLINKS_DATA_DIR: 'memory://', ...options.env })
+  const config = loadConfig({ PUBLIC_URL, DATABASE_URL: inject('suiteDatabase').url, ...options.env })
   const clock = new ManualClock(options.start ?? new Date('2026-03-01T12:00:00.000Z'))
   const services = createServices(config, database, options.clock ?? clock)
   const app = await buildApp(services)

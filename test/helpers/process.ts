@@ -6,6 +6,7 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import pg from 'pg'
+import { inject } from 'vitest'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
 
@@ -16,16 +17,22 @@ const ROOT = path.resolve(import.meta.dirname, '../..')
  */
 export const PROCESS_TIMEOUT = 120_000
 
-/** An environment on an empty database: a temporary data directory, or a fresh schema on PostgreSQL. */
-export async function freshDatabaseEnv(): Promise<{ env: Record<string, string>; cleanup(): Promise<void> }> {
+/**
+ * An environment on an empty database: by default a fresh schema on the suite's PostgreSQL (see
+ * global-setup.ts); with `embedded`, an empty data directory where paylinks starts its own embedded
+ * PostgreSQL, for the tests of the embedded default itself.
+ */
+export async function freshDatabaseEnv(
+  options: { embedded?: boolean } = {},
+): Promise<{ env: Record<string, string>; cleanup(): Promise<void> }> {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'paylinks-test-'))
-  const databaseUrl = process.env.DATABASE_URL
-  if (!databaseUrl) {
+  if (options.embedded) {
     return {
       env: { PAYLINKS_DATA_DIR: dataDir },
       cleanup: () => fs.rm(dataDir, { recursive: true, force: true }),
     }
   }
+  const databaseUrl = inject('suiteDatabase').url
   const schema = `test_${randomBytes(6).toString('hex')}`
   const client = new pg.Client({ connectionString: databaseUrl })
   await client.connect()
