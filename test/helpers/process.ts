@@ -5,6 +5,7 @@ import fs from 'node:fs/promises'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
+import { Readable } from 'node:stream'
 import pg from 'pg'
 import { inject } from 'vitest'
 
@@ -65,8 +66,72 @@ export interface CliResult {
   stderr: string
 }
 
-export function runCli(args: string[], env: Record<string, string>, stdin?: string): Promise<CliResult> {
+/** Runs `paylinks ARGS` as a real process (through tsx), for tests where a separate process is the point. */
+export function runCliProcess(
+  args: string[],
+  env: Record<string, string>,
+  stdin?: string,
+): Promise<CliResult> {
   return runToExit(['src/cli.ts', ...args], env, stdin)
+}
+
+class Exited extends Error {
+  constructor(readonly code: number) {
+    super(`process.exit(${code})`)
+  }
+}
+
+/**
+ * Runs `paylinks ARGS` inside this process, as its bin does (`main`), with its own environment: what it
+ * writes to stdout and stderr, and the code it exits with. No tsx start-up, so a test may call it often.
+ */
+export async function runCli(
+  args: string[],
+  env: Record<string, string>,
+  stdin?: string,
+): Promise<CliResult> {
+  const { main } = await import('../../src/cli.js')
+  let stdout = ''
+  let stderr = ''
+  const capture = (append: (text: string) => void) =>
+    ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+      append(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'))
+      const done = rest.find((arg) => typeof arg === 'function') as (() => void) | undefined
+      done?.()
+      return true
+    }) as typeof process.stdout.write
+  const saved = {
+    stdout: process.stdout.write,
+    stderr: process.stderr.write,
+    exit: process.exit,
+    stdin: Object.getOwnPropertyDescriptor(process, 'stdin'),
+  }
+  process.stdout.write = capture((text) => {
+    stdout += text
+  })
+  process.stderr.write = capture((text) => {
+    stderr += text
+  })
+  process.exit = ((code?: number) => {
+    throw new Exited(code ?? 0)
+  }) as typeof process.exit
+  Object.defineProperty(process, 'stdin', {
+    value: Readable.from(stdin === undefined ? [] : [Buffer.from(stdin)]),
+    configurable: true,
+  })
+  let code = 0
+  try {
+    await main(['node', 'paylinks', ...args], childEnv(env))
+  } catch (error) {
+    if (!(error instanceof Exited)) throw error
+    code = error.code
+  } finally {
+    process.stdout.write = saved.stdout
+    process.stderr.write = saved.stderr
+    process.exit = saved.exit
+    if (saved.stdin) Object.defineProperty(process, 'stdin', saved.stdin)
+  }
+  return { code, stdout, stderr }
 }
 
 export async function freePort(): Promise<number> {

@@ -13,6 +13,7 @@ import {
   freshDatabaseEnv,
   PROCESS_TIMEOUT,
   runCli,
+  runCliProcess,
   runToExit,
   type ServerProcess,
   startServer,
@@ -73,16 +74,19 @@ async function until<T>(probe: () => Promise<T> | T, done: (value: T) => boolean
 }
 
 describe('the embedded PostgreSQL', { timeout: PROCESS_TIMEOUT }, () => {
-  it('is created on the first start, listens only on a socket in the data dir, and stops with the server', async () => {
+  it('is created on the first start, listens only on its socket, refuses a second process, backs up, and stops with the server', async () => {
     const server = await serve({ LOG_LEVEL: 'info' })
     expect(server.output()).toContain(`(embedded PostgreSQL in ${dataDir})`)
     const key = keyOf(server)
+    const auth = { authorization: `Bearer ${key}`, 'content-type': 'application/json' }
     expect((await fetchJson(`${server.baseUrl}/readyz`)).body).toEqual({ status: 'ok', database: 'embedded' })
 
     const pid = (await postmasterPid(dataDir)) as number
     expect(isAlive(pid)).toBe(true)
     const socketDir = path.join(dataDir, 'run')
     expect(await fs.readdir(socketDir)).toContain('.s.PGSQL.5432')
+    const url = await runCli(['db', 'url'], env)
+    expect(url).toEqual({ code: 0, stdout: `${urlOf(dataDir)}\n`, stderr: '' })
     const database = await openDatabase({ databaseUrl: urlOf(dataDir) })
     try {
       const { rows } = await sql<{ listen: string; sockets: string; version: string; merchants: number }>`
@@ -99,6 +103,12 @@ describe('the embedded PostgreSQL', { timeout: PROCESS_TIMEOUT }, () => {
     } finally {
       await database.close()
     }
+    if (spawnSync('psql', ['--version']).status === 0) {
+      const names = execFileSync('psql', [urlOf(dataDir), '-Atc', 'select name from merchants'], {
+        encoding: 'utf8',
+      })
+      expect(names).toBe('Demo Merchant\n')
+    }
     // The cluster and its socket belong to the account PostgreSQL runs as, and to it alone.
     const owner =
       process.getuid?.() === 0
@@ -109,6 +119,39 @@ describe('the embedded PostgreSQL', { timeout: PROCESS_TIMEOUT }, () => {
       expect({ dir, uid: stat.uid, mode: stat.mode & 0o777 }).toEqual({ dir, uid: owner, mode: 0o700 })
     }
 
+    // A second server and the CLI, as processes of their own, are refused in one line.
+    const secondServer = await runToExit(['src/server.ts'], { ...env, PORT: String(server.port + 1) })
+    const cli = await runCliProcess(['merchant', 'create', '--name', 'Late'], env)
+    for (const refused of [secondServer, cli]) {
+      expect(refused.stderr).toBe(
+        `paylinks: the embedded database in ${dataDir} is in use by another paylinks process ` +
+          `(pid ${server.child.pid}); stop the server first, or set DATABASE_URL to share a PostgreSQL server between processes\n`,
+      )
+      expect(refused.code).toBe(1)
+    }
+    expect((await fetch(`${server.baseUrl}/readyz`)).status).toBe(200)
+
+    // A backup while it serves.
+    const project = await fetch(`${server.baseUrl}/admin/api/v1/projects`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ name: 'Backed up', default_currency: 'EUR' }),
+    })
+    expect(project.status).toBe(201)
+    const backupDir = path.join(dataDir, 'backup')
+    const backup = await runCli(['db', 'backup', backupDir], env)
+    expect(backup.stderr).toBe('')
+    expect(backup.stdout).toMatch(
+      /^backed up \d+ files \([\d.]+ MB\) from the running server into .* in \d+ ms\n$/,
+    )
+    expect(backup.code).toBe(0)
+    const again = await runCli(['db', 'backup', backupDir], env)
+    expect(again).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `paylinks: ${backupDir} already exists: name a new folder\n`,
+    })
+
     expect(await server.stop('SIGTERM')).toBe(0)
     servers.splice(0)
     expect(isAlive(pid)).toBe(false)
@@ -117,44 +160,33 @@ describe('the embedded PostgreSQL', { timeout: PROCESS_TIMEOUT }, () => {
       'database system is shut down',
     )
 
-    // A second start finds the data and prints no new key; SIGINT stops it as cleanly.
-    const again = await serve()
-    expect(again.output()).not.toContain('API key')
-    const me = await fetchJson(`${again.baseUrl}/admin/api/v1/merchant`, { authorization: `Bearer ${key}` })
-    expect(me.status).toBe(200)
-    const second = (await postmasterPid(dataDir)) as number
-    expect(await again.stop('SIGINT')).toBe(0)
-    expect(isAlive(second)).toBe(false)
-  })
-
-  it('refuses a second server and the CLI while the server runs, in one line, and serves the CLI after', async () => {
-    const server = await serve()
-    const secondServer = await runToExit(['src/server.ts'], { ...env, PORT: String(server.port + 1) })
-    const cli = await runCli(['merchant', 'create', '--name', 'Late'], env)
-    for (const refused of [secondServer, cli]) {
-      expect(refused.code).toBe(1)
-      expect(refused.stderr).toBe(
-        `paylinks: the embedded database in ${dataDir} is in use by another paylinks process ` +
-          `(pid ${server.child.pid}); stop the server first, or set DATABASE_URL to share a PostgreSQL server between processes\n`,
-      )
-    }
-    expect((await fetch(`${server.baseUrl}/readyz`)).status).toBe(200)
-    await server.stop()
-    servers.splice(0)
-
     // Without the server, the CLI starts the embedded PostgreSQL itself and stops it when done.
-    const created = await runCli(['merchant', 'create', '--name', 'Late', '--json'], env)
+    const created = await runCli(['merchant', 'create', '--name', 'After', '--json'], env)
     expect(created.code).toBe(0)
-    expect(JSON.parse(created.stdout).merchant.name).toBe('Late')
+    expect(JSON.parse(created.stdout).merchant.name).toBe('After')
     expect(await postmasterPid(dataDir)).toBeUndefined()
+
+    // The backup, put back as the cluster of a data dir, serves what there was when it was taken.
+    const restored = await fs.mkdtemp(path.join(os.tmpdir(), 'paylinks-restored-'))
+    try {
+      await fs.cp(backupDir, path.join(restored, 'pg'), { recursive: true })
+      const fromBackup = await startServer({ ...env, PAYLINKS_DATA_DIR: restored })
+      servers.push(fromBackup)
+      expect(fromBackup.output()).not.toContain('API key')
+      const { body } = await fetchJson(`${fromBackup.baseUrl}/admin/api/v1/projects`, auth)
+      expect(body.projects.map((p: { name: string }) => p.name).sort()).toEqual(['Backed up', 'Demo Store'])
+      expect(await fromBackup.stop('SIGINT')).toBe(0)
+      servers.splice(0)
+    } finally {
+      await fs.rm(restored, { recursive: true, force: true })
+    }
   })
 
-  it('keeps every acknowledged visit when paylinks is killed under load, and stops the orphaned PostgreSQL', async () => {
+  it('keeps every acknowledged visit when paylinks is killed under load, and recovers from an orphaned and a dead PostgreSQL', async () => {
     const server = await serve({ PUBLIC_RATE_LIMIT: '0' })
-    const target = (/Demo paylink.*\n\s+(\S+)/.exec(server.output())?.[1] as string).replace(
-      /^http:\/\/localhost:/,
-      'http://127.0.0.1:',
-    )
+    const key = keyOf(server)
+    const demo = /Demo paylink.*\n\s+(\S+)/.exec(server.output())?.[1] as string
+    const target = demo.replace(/^http:\/\/localhost:/, 'http://127.0.0.1:')
     const postgres = (await postmasterPid(dataDir)) as number
     const acknowledged: string[] = []
     let stop = false
@@ -204,75 +236,23 @@ describe('the embedded PostgreSQL', { timeout: PROCESS_TIMEOUT }, () => {
     } finally {
       await database.close()
     }
-  })
 
-  it('starts again after paylinks and its PostgreSQL were both killed (a stale postmaster.pid)', async () => {
-    const server = await serve()
-    const key = keyOf(server)
-    const postgres = (await postmasterPid(dataDir)) as number
-    server.child.kill('SIGKILL')
-    process.kill(postgres, 'SIGKILL')
-    await server.exited
+    // Both paylinks and its PostgreSQL killed: a postmaster.pid naming a dead process is left behind.
+    const second = await serve()
+    const secondPostgres = (await postmasterPid(dataDir)) as number
+    second.child.kill('SIGKILL')
+    process.kill(secondPostgres, 'SIGKILL')
+    await second.exited
     servers.splice(0)
     await until(
-      () => isAlive(postgres),
+      () => isAlive(secondPostgres),
       (alive) => !alive,
     )
-    expect(await postmasterPid(dataDir)).toBe(postgres)
-
-    const again = await serve()
-    const me = await fetchJson(`${again.baseUrl}/admin/api/v1/merchant`, { authorization: `Bearer ${key}` })
+    expect(await postmasterPid(dataDir)).toBe(secondPostgres)
+    const third = await serve()
+    expect(third.output()).not.toContain('API key')
+    const me = await fetchJson(`${third.baseUrl}/admin/api/v1/merchant`, { authorization: `Bearer ${key}` })
     expect(me.status).toBe(200)
-  })
-
-  it('backs up while the server runs; the copy put back as a data dir serves the same data', async () => {
-    const server = await serve()
-    const key = keyOf(server)
-    const auth = { authorization: `Bearer ${key}`, 'content-type': 'application/json' }
-    const project = await fetch(`${server.baseUrl}/admin/api/v1/projects`, {
-      method: 'POST',
-      headers: auth,
-      body: JSON.stringify({ name: 'Backed up', default_currency: 'EUR' }),
-    })
-    expect(project.status).toBe(201)
-    const backupDir = path.join(dataDir, 'backup')
-
-    const backup = await runCli(['db', 'backup', backupDir], env)
-    expect(backup.stderr).toBe('')
-    expect(backup.stdout).toMatch(
-      /^backed up \d+ files \([\d.]+ MB\) from the running server into .* in \d+ ms\n$/,
-    )
-    expect(backup.code).toBe(0)
-    await server.stop()
-    servers.splice(0)
-    const refused = await runCli(['db', 'backup', backupDir], env)
-    expect(refused.stderr).toBe(`paylinks: ${backupDir} already exists: name a new folder\n`)
-
-    const restored = await fs.mkdtemp(path.join(os.tmpdir(), 'paylinks-restored-'))
-    try {
-      await fs.cp(backupDir, path.join(restored, 'pg'), { recursive: true })
-      const again = await startServer({ ...env, PAYLINKS_DATA_DIR: restored })
-      servers.push(again)
-      const { body } = await fetchJson(`${again.baseUrl}/admin/api/v1/projects`, auth)
-      expect(body.projects.map((p: { name: string }) => p.name).sort()).toEqual(['Backed up', 'Demo Store'])
-      await again.stop()
-      servers.splice(0)
-    } finally {
-      await fs.rm(restored, { recursive: true, force: true })
-    }
-  })
-
-  it('answers psql on the URL that `paylinks db url` prints', async () => {
-    const psql = spawnSync('psql', ['--version'], { encoding: 'utf8' })
-    if (psql.status !== 0) return
-    const server = await serve()
-    const url = await runCli(['db', 'url'], env)
-    expect(url.stdout).toBe(`${urlOf(dataDir)}\n`)
-    const out = execFileSync('psql', [url.stdout.trim(), '-Atc', 'select name from merchants'], {
-      encoding: 'utf8',
-    })
-    expect(out).toBe('Demo Merchant\n')
-    await server.stop()
   })
 
   it.each([
@@ -290,15 +270,20 @@ describe('the embedded PostgreSQL', { timeout: PROCESS_TIMEOUT }, () => {
     [
       'a data directory too deep for a Unix socket path',
       async () => path.join(dataDir, 'x'.repeat(100)),
-      (dir: string) =>
-        `paylinks: PAYLINKS_DATA_DIR ${dir} is too long for the embedded database's Unix socket ` +
-        `(${dir}/run/.s.PGSQL.5432 is ${Buffer.byteLength(`${dir}/run/.s.PGSQL.5432`)} bytes, at most 107): choose a shorter path\n`,
+      (dir: string) => {
+        const socket = `${dir}/run/.s.PGSQL.5432`
+        return (
+          `paylinks: PAYLINKS_DATA_DIR ${dir} is too long for the embedded database's Unix socket ` +
+          `(${socket} is ${Buffer.byteLength(socket)} bytes, at most 107): choose a shorter path\n`
+        )
+      },
     ],
   ])('refuses %s in one line', async (_name, prepare, message) => {
     const dir = await prepare()
-    const res = await runToExit(['src/server.ts'], { ...env, PAYLINKS_DATA_DIR: dir })
-    expect(res.code).toBe(1)
-    expect(res.stderr).toBe(message(dir))
+    for (const command of [['serve'], ['migrate']]) {
+      const res = await runCli(command, { ...env, PAYLINKS_DATA_DIR: dir })
+      expect(res).toEqual({ code: 1, stdout: '', stderr: message(dir) })
+    }
   })
 })
 
