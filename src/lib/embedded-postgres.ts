@@ -332,8 +332,9 @@ function settingsFile(maxConnections: number, disposable: boolean): string {
     huge_pages: 'off',
     work_mem: "'4MB'",
     maintenance_work_mem: "'32MB'",
-    // One I/O worker instead of three; no parallel query workers, no logical replication launcher.
-    io_workers: 1,
+    // Reads in the backend itself rather than in three I/O worker processes; no parallel query workers,
+    // no logical replication launcher: fewer processes on a small machine.
+    io_method: 'sync',
     max_parallel_workers_per_gather: 0,
     max_logical_replication_workers: 0,
     autovacuum_max_workers: 2,
