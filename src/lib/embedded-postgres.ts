@@ -405,6 +405,14 @@ async function waitUntilReady(child: ChildProcess, exited: Promise<void>, layout
     client.on('error', () => {})
     try {
       await client.connect()
+      // The server that answers is ours, not another one still holding the cluster and its socket.
+      const pidFile = await fsp
+        .readFile(path.join(layout.clusterDir, 'postmaster.pid'), 'utf8')
+        .catch(() => '')
+      if (Number(pidFile.split('\n')[0]) !== child.pid) {
+        await client.end()
+        throw new Error(`the server on ${layout.socketDir} is not the one started here`)
+      }
       try {
         const found = await client.query('select 1 from pg_database where datname = $1', [EMBEDDED_DATABASE])
         if (found.rowCount === 0) await client.query(`create database ${EMBEDDED_DATABASE}`)
