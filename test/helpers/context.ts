@@ -1,7 +1,5 @@
-// A fresh application per test file, on its own schema of the suite's PostgreSQL (see global-setup.ts).
-import { randomBytes } from 'node:crypto'
+// A fresh application per test file, on its own database of the suite's PostgreSQL (see global-setup.ts).
 import type { FastifyInstance } from 'fastify'
-import pg from 'pg'
 import { inject } from 'vitest'
 import { buildApp } from '../../src/app.js'
 import { type Config, loadConfig } from '../../src/lib/config.js'
@@ -9,6 +7,7 @@ import { type Database, openDatabase } from '../../src/lib/db.js'
 import { migrateToLatest } from '../../src/lib/migrate.js'
 import { type Clock, ManualClock } from '../../src/lib/time.js'
 import { createServices, type Services } from '../../src/services.js'
+import { createTestDatabase } from './database.js'
 
 export const PUBLIC_URL = 'https://pay.example.test'
 
@@ -22,22 +21,14 @@ export interface TestContext {
 }
 
 export async function openTestDatabase(): Promise<{ database: Database; drop(): Promise<void> }> {
-  const databaseUrl = inject('suiteDatabase').url
-  const schema = `test_${randomBytes(6).toString('hex')}`
-  const admin = new pg.Client({ connectionString: databaseUrl })
-  await admin.connect()
-  await admin.query(`CREATE SCHEMA ${schema}`)
-  await admin.end()
-  const database = await openDatabase({ databaseUrl, schema, poolSize: 5 })
+  const { url, drop } = await createTestDatabase()
+  const database = await openDatabase({ databaseUrl: url, poolSize: 5 })
   return {
     database,
     drop: async () => {
       // A test may have closed the database on purpose already.
       await database.close().catch(() => {})
-      const cleanup = new pg.Client({ connectionString: databaseUrl })
-      await cleanup.connect()
-      await cleanup.query(`DROP SCHEMA ${schema} CASCADE`)
-      await cleanup.end()
+      await drop()
     },
   }
 }

@@ -1,6 +1,6 @@
 // One PostgreSQL for the whole run: the server DATABASE_URL names, or else one embedded PostgreSQL started
 // here through paylinks's own embedded module, in a temporary data directory. Every test file then makes
-// its own schema on it (test/helpers/context.ts, freshDatabaseEnv in test/helpers/process.ts).
+// its own database on it (test/helpers/database.ts).
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'

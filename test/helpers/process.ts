@@ -1,13 +1,11 @@
 // Runs paylinks as real processes (through tsx, so the sources under test are the ones run).
 import { type ChildProcess, spawn } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { Readable } from 'node:stream'
-import pg from 'pg'
-import { inject } from 'vitest'
+import { createTestDatabase } from './database.js'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
 
@@ -19,7 +17,7 @@ const ROOT = path.resolve(import.meta.dirname, '../..')
 export const PROCESS_TIMEOUT = 120_000
 
 /**
- * An environment on an empty database: by default a fresh schema on the suite's PostgreSQL (see
+ * An environment on an empty database: by default a database of its own on the suite's PostgreSQL (see
  * global-setup.ts); with `embedded`, an empty data directory where paylinks starts its own embedded
  * PostgreSQL, for the tests of the embedded default itself.
  */
@@ -33,21 +31,11 @@ export async function freshDatabaseEnv(
       cleanup: () => fs.rm(dataDir, { recursive: true, force: true }),
     }
   }
-  const databaseUrl = inject('suiteDatabase').url
-  const schema = `test_${randomBytes(6).toString('hex')}`
-  const client = new pg.Client({ connectionString: databaseUrl })
-  await client.connect()
-  await client.query(`CREATE SCHEMA ${schema}`)
-  await client.end()
-  const url = new URL(databaseUrl)
-  url.searchParams.set('options', `-c search_path=${schema}`)
+  const database = await createTestDatabase()
   return {
-    env: { PAYLINKS_DATA_DIR: dataDir, DATABASE_URL: url.toString() },
+    env: { PAYLINKS_DATA_DIR: dataDir, DATABASE_URL: database.url },
     cleanup: async () => {
-      const c = new pg.Client({ connectionString: databaseUrl })
-      await c.connect()
-      await c.query(`DROP SCHEMA ${schema} CASCADE`)
-      await c.end()
+      await database.drop()
       await fs.rm(dataDir, { recursive: true, force: true })
     },
   }
