@@ -60,14 +60,7 @@ export function createServices(
   const paylinks = new PaylinkService(db, clock, config, projects)
   const analytics = new AnalyticsService(db, clock, projects, paylinks)
   const orders = new OrderService(db, clock, config)
-  const checkout = new CheckoutService(
-    db,
-    clock,
-    orders,
-    provider,
-    logger,
-    database.kind === 'pglite' ? 1 : 4,
-  )
+  const checkout = new CheckoutService(db, clock, orders, provider, logger, 4)
   const portals = new PortalService(db, clock, config, projects, orders, mailer, logger, provider)
   const webhooks = new WebhookService(db, clock, config)
   const dispatcher = new WebhookDispatcher(db, clock, config, logger)
