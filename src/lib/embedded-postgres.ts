@@ -120,7 +120,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedS
     if (!fs.existsSync(path.join(layout.clusterDir, 'PG_VERSION'))) {
       await initCluster(bin.initdb, layout, account, options.disposable === true)
     }
-    await stopOrphan(layout.clusterDir)
+    await stopOrphan(layout.clusterDir, layout.socketDir)
     await prepareDirs(layout, account)
     await fsp.writeFile(
       path.join(layout.clusterDir, 'paylinks.conf'),
@@ -351,8 +351,9 @@ function settingsFile(maxConnections: number, disposable: boolean): string {
 }
 
 function postgresEnv(): NodeJS.ProcessEnv {
-  // LC_MESSAGES=C keeps the log in English; nothing else of ours reaches the server.
-  return { PATH: process.env.PATH, LC_ALL: 'C', LANG: 'C' }
+  // C keeps the log in English; nothing else of ours reaches the server (its binaries find each other by
+  // their own location, so not even PATH).
+  return { LC_ALL: 'C', LANG: 'C' }
 }
 
 function spawnPostgres(postgres: string, layout: EmbeddedLayout, account: Account | undefined): ChildProcess {
@@ -437,12 +438,24 @@ async function logTail(file: string): Promise<string> {
   return text.trimEnd().split('\n').slice(-10).join('\n')
 }
 
+/**
+ * Whether a process runs. A zombie does not: a postmaster killed with its paylinks may wait a while to be
+ * reaped (its parent is gone, and a container's init may be slow to reap, or never), and `kill(pid, 0)`
+ * still answers for it — as it does for PostgreSQL's own check of its lock files.
+ */
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0)
-    return true
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+  if (process.platform !== 'linux') return true
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // The state follows the command name, which is in parentheses and may hold spaces.
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
+  } catch {
+    return false
   }
 }
 
@@ -452,12 +465,18 @@ function isAlive(pid: number): boolean {
  * stop it (a fast shutdown) and start afresh with the current settings. A postmaster.pid naming a dead
  * process is left to PostgreSQL, which replaces it; one naming an unrelated live process is removed.
  */
-async function stopOrphan(clusterDir: string): Promise<void> {
+async function stopOrphan(clusterDir: string, socketDir: string): Promise<void> {
   const pidFile = path.join(clusterDir, 'postmaster.pid')
   const text = await fsp.readFile(pidFile, 'utf8').catch(() => undefined)
   const [pidLine, dirLine] = text?.split('\n') ?? []
   const pid = Number(pidLine)
-  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return
+  if (!Number.isInteger(pid) || pid <= 0) return
+  if (!isAlive(pid)) {
+    // Dead (or a zombie, which PostgreSQL would take for alive): its lock files are stale. Our own lock on
+    // the data directory proves that no other paylinks is starting a server here meanwhile.
+    await removeStaleLocks(pidFile, socketDir)
+    return
+  }
   if (!(await isPostmasterOf(pid, dirLine ?? clusterDir))) {
     await fsp.rm(pidFile, { force: true })
     return
@@ -472,6 +491,16 @@ async function stopOrphan(clusterDir: string): Promise<void> {
       )
     }
     await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  if (fs.existsSync(pidFile)) await removeStaleLocks(pidFile, socketDir)
+}
+
+/** Removes the lock files of a postmaster that is gone: its postmaster.pid and its socket's lock. */
+async function removeStaleLocks(pidFile: string, socketDir: string): Promise<void> {
+  await fsp.rm(pidFile, { force: true })
+  const entries = await fsp.readdir(socketDir).catch(() => [] as string[])
+  for (const entry of entries) {
+    if (/^\.s\.PGSQL\.\d+(\.lock)?$/.test(entry)) await fsp.rm(path.join(socketDir, entry), { force: true })
   }
 }
 
