@@ -4,7 +4,7 @@ import fastifyStatic from '@fastify/static'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import Ajv, { type Options as AjvOptions } from 'ajv'
+import Ajv, { type Options as AjvOptions, type FuncKeywordDefinition, type SchemaValidateFunction } from 'ajv'
 import addFormats from 'ajv-formats'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { ADMIN_PREFIX } from './app-prefix.js'
@@ -12,6 +12,7 @@ import { AppError, sendError } from './lib/errors.js'
 import { PUBLIC_DIR } from './lib/html.js'
 import { ErrorBody } from './lib/http.js'
 import type { Logger } from './lib/logger.js'
+import { rejectNulCharacters } from './lib/nul.js'
 import { dashboardRoutes } from './modules/analytics/routes.js'
 import { checkoutRoutes } from './modules/checkout/routes.js'
 import { dashboardPages } from './modules/dashboard/routes.js'
@@ -45,6 +46,27 @@ export interface AppOptions {
   >
 }
 
+/**
+ * `x-trim` (see Text in lib/http.ts): the value is kept without its surrounding whitespace, and one that is
+ * blank fails. Checked after the length rules, which is safe: trimming only shortens, and a value that is
+ * not blank trims to at least one character.
+ */
+const trimText: SchemaValidateFunction = (enabled: boolean, data: string, _schema, context) => {
+  if (!enabled) return true
+  const trimmed = data.trim()
+  if (context?.parentData && context.parentDataProperty !== undefined) {
+    context.parentData[context.parentDataProperty] = trimmed
+  }
+  return trimmed !== ''
+}
+const trim: FuncKeywordDefinition = {
+  keyword: 'x-trim',
+  type: 'string',
+  schemaType: 'boolean',
+  modifying: true,
+  validate: trimText,
+}
+
 /** Two validators: request bodies are taken as sent, while params and query strings are text and get coerced. */
 function validatorCompiler() {
   const base: AjvOptions = {
@@ -54,7 +76,7 @@ function validatorCompiler() {
     verbose: true,
     strict: true,
     strictRequired: false,
-    keywords: ['x-error'],
+    keywords: ['x-error', trim],
   }
   const body = addFormats.default(new Ajv.default({ ...base, coerceTypes: false }))
   const text = addFormats.default(new Ajv.default({ ...base, coerceTypes: 'array' }))
@@ -110,6 +132,8 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id)
   })
+  // Before every route's own validation, so no NUL reaches a handler (and PostgreSQL) on any route.
+  app.addHook('preValidation', rejectNulCharacters)
   app.setErrorHandler((error, request, reply) => sendError(error, request, reply))
   app.setNotFoundHandler((request, reply) =>
     sendError(

@@ -1,17 +1,14 @@
 // The `paylinks` command: serve, migrate, and merchant, key and user administration on the server's database.
 import { readFileSync } from 'node:fs'
+// Only what every command needs is imported up front: `--help` answers without loading the app.
 import { pathToFileURL } from 'node:url'
 import { Command, CommanderError } from 'commander'
 import { type Config, ConfigError, loadConfig } from './lib/config.js'
-import { type Database, DataDirLockedError, openDatabase } from './lib/db.js'
+import type { Database } from './lib/db.js'
 import { AppError } from './lib/errors.js'
-import { migrateToLatest } from './lib/migrate.js'
-import { systemClock } from './lib/time.js'
-import { rebuildStats } from './modules/analytics/rollup.js'
 import { generatePassword } from './modules/users/password.js'
 import type { User } from './modules/users/service.js'
-import { runServer } from './server.js'
-import { createServices, type Services } from './services.js'
+import type { Services } from './services.js'
 
 class CliError extends Error {}
 
@@ -21,20 +18,40 @@ function packageVersion(): string {
   return String(manifest.version)
 }
 
-/** Opens the configured database, brings it up to date, runs `work`, and closes it. */
-async function withServices<T>(config: Config, work: (services: Services) => Promise<T>): Promise<T> {
+/**
+ * Opens the configured database (starting the embedded PostgreSQL when there is no DATABASE_URL). A SIGINT
+ * or SIGTERM while it is open closes it, so the embedded server stops with the command.
+ */
+async function openCliDatabase(config: Config): Promise<Database> {
+  const { EmbeddedDatabaseError, openDatabase } = await import('./lib/db.js')
   let database: Database
   try {
     database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir })
   } catch (error) {
-    if (error instanceof DataDirLockedError) {
-      throw new CliError(
-        `${error.message}.\nThe embedded database can be used by one process at a time: stop the server and run this again.`,
-      )
-    }
+    if (error instanceof EmbeddedDatabaseError) throw new CliError(error.message)
     throw error
   }
+  const onSignal = (signal: NodeJS.Signals) => {
+    database.close().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143))
+  }
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+  return {
+    ...database,
+    close: async () => {
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
+      await database.close()
+    },
+  }
+}
+
+/** Opens the configured database, brings it up to date, runs `work`, and closes it. */
+async function withServices<T>(config: Config, work: (services: Services) => Promise<T>): Promise<T> {
+  const modules = Promise.all([import('./lib/migrate.js'), import('./services.js'), import('./lib/time.js')])
+  const database = await openCliDatabase(config)
   try {
+    const [{ migrateToLatest }, { createServices }, { systemClock }] = await modules
     await migrateToLatest(database)
     return await work(createServices(config, database, systemClock))
   } finally {
@@ -111,20 +128,14 @@ export function buildCli(env: NodeJS.ProcessEnv): Command {
   program
     .command('serve')
     .description('run the HTTP server (the same as npm start)')
-    .action(async () => runServer(env))
+    .action(async () => (await import('./server.js')).runServer(env))
 
   program
     .command('migrate')
     .description('apply pending database migrations and exit')
     .action(async () => {
-      const cfg = config()
-      let database: Database
-      try {
-        database = await openDatabase({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir })
-      } catch (error) {
-        if (error instanceof DataDirLockedError) throw new CliError(`${error.message}.`)
-        throw error
-      }
+      const { migrateToLatest } = await import('./lib/migrate.js')
+      const database = await openCliDatabase(config())
       try {
         const { applied } = await migrateToLatest(database)
         process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'database is up to date\n')
@@ -241,8 +252,44 @@ export function buildCli(env: NodeJS.ProcessEnv): Command {
     .description('recompute every statistics rollup from the raw visits and orders (safe while serving)')
     .action(async () => {
       const started = Date.now()
+      const { rebuildStats } = await import('./modules/analytics/rollup.js')
       const { rows } = await withServices(config(), (s) => s.database.db.transaction().execute(rebuildStats))
       process.stdout.write(`rebuilt ${rows} rollup rows in ${Date.now() - started} ms\n`)
+    })
+
+  const db = program.command('db').description('the database: connecting to it, backing it up')
+  db.command('url')
+    .description(
+      'print the URL that psql and pg_dump connect with (the embedded one answers while paylinks runs)',
+    )
+    .action(async () => {
+      const cfg = config()
+      const { embeddedUrl } = await import('./lib/embedded-postgres.js')
+      process.stdout.write(`${cfg.databaseUrl ?? embeddedUrl(cfg.dataDir)}\n`)
+    })
+  db.command('backup')
+    .description('copy the embedded database into a new folder, while the server runs or not (see README)')
+    .argument('<folder>', 'a folder that does not exist yet')
+    .action(async (folder: string) => {
+      const cfg = config()
+      if (cfg.databaseUrl) {
+        throw new CliError('DATABASE_URL is set: back up that server with its own tools (pg_dump)')
+      }
+      const [{ backupEmbedded }, { EmbeddedDatabaseError }] = await Promise.all([
+        import('./lib/embedded-backup.js'),
+        import('./lib/embedded-postgres.js'),
+      ])
+      const started = Date.now()
+      try {
+        const { files, bytes, online } = await backupEmbedded(cfg.dataDir, folder)
+        process.stdout.write(
+          `backed up ${files} files (${(bytes / 1024 / 1024).toFixed(1)} MB) ${online ? 'from the running server ' : ''}` +
+            `into ${folder} in ${Date.now() - started} ms\n`,
+        )
+      } catch (error) {
+        if (error instanceof EmbeddedDatabaseError) throw new CliError(error.message)
+        throw error
+      }
     })
 
   return program

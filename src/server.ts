@@ -6,7 +6,7 @@ import { type FastifyReply, type FastifyRequest, LogController } from 'fastify'
 import { buildApp } from './app.js'
 import { type DemoData, seedDemoIfEmpty } from './demo.js'
 import { type Config, ConfigError, loadConfig } from './lib/config.js'
-import { DataDirLockedError, openDatabase } from './lib/db.js'
+import { EmbeddedDatabaseError, openDatabase } from './lib/db.js'
 import { createLogger } from './lib/logger.js'
 import { migrateToLatest } from './lib/migrate.js'
 import { systemClock } from './lib/time.js'
@@ -116,9 +116,9 @@ export async function startServer(config: Config): Promise<void> {
   process.stdout.write(banner(config, database.kind, demo))
 }
 
-function banner(config: Config, kind: 'pglite' | 'postgres', demo: DemoData | undefined): string {
+function banner(config: Config, kind: 'embedded' | 'postgres', demo: DemoData | undefined): string {
   const base = config.publicUrl
-  const where = kind === 'pglite' ? `embedded database in ${config.dataDir}` : 'PostgreSQL'
+  const where = kind === 'embedded' ? `embedded PostgreSQL in ${config.dataDir}` : 'PostgreSQL'
   const lines = [
     '',
     `paylinks is listening on http://${config.host}:${config.port} (${where})`,
@@ -153,7 +153,11 @@ export async function runServer(env: NodeJS.ProcessEnv = process.env): Promise<v
   try {
     await startServer(loadConfig(env))
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof DataDirLockedError || error instanceof ListenError) {
+    if (
+      error instanceof ConfigError ||
+      error instanceof EmbeddedDatabaseError ||
+      error instanceof ListenError
+    ) {
       process.stderr.write(`paylinks: ${error.message}\n`)
       process.exit(1)
     }

@@ -77,7 +77,7 @@ export function createServices(
   const paylinks = new PaylinkService(db, clock, config, projects)
   const analytics = new AnalyticsService(db, clock, projects, paylinks)
   const orders = new OrderService(db, clock, config)
-  const checkout = new CheckoutService(db, clock, orders, accounts, groupCommitInFlight(database))
+  const checkout = new CheckoutService(db, clock, orders, accounts, 4)
   const portals = new PortalService(db, clock, config, projects, orders, mailer, logger, accounts)
   const payments = new PaymentService(
     db,
@@ -110,11 +110,6 @@ export function createServices(
     mailer,
     logger,
   }
-}
-
-/** Batches of visits written at once: one on the embedded database's single connection, a few on PostgreSQL. */
-function groupCommitInFlight(database: Database): number {
-  return database.kind === 'pglite' ? 1 : 4
 }
 
 /** Without PAYLINKS_MASTER_KEY, the key lives in the data directory; made (and said so) on first use. */

@@ -101,6 +101,80 @@ describe('GET /openapi.json', () => {
   })
 })
 
+describe('pagination', () => {
+  /** Every operation of /openapi.json that pages, with path parameters of a valid form. */
+  async function listOperations() {
+    const doc = (await ctx.app.inject('/openapi.json')).json()
+    const ids: Record<string, string> = { project_id: '0'.repeat(24), webhook_id: `we_${'0'.repeat(24)}` }
+    type Param = { name: string; in: string; schema: object }
+    return Object.entries(doc.paths as Record<string, Record<string, { parameters?: Param[] }>>)
+      .flatMap(([path, ops]) => Object.entries(ops).map(([method, op]) => ({ path, method, op })))
+      .filter(({ op }) => op.parameters?.some((p) => p.in === 'query' && p.name === 'offset'))
+      .map(({ path, method, op }) => ({
+        route: `${method.toUpperCase()} ${path}`,
+        url: path.replace(/\{(\w+)\}/g, (_, name: string) => ids[name] ?? name),
+        paging: Object.fromEntries(
+          (op.parameters ?? [])
+            .filter((p) => ['offset', 'limit'].includes(p.name))
+            .map((p) => [p.name, p.schema]),
+        ),
+      }))
+  }
+
+  it('is one schema on every list: offset 0 to 1,000,000, limit 1 to 100, default 10', async () => {
+    const lists = await listOperations()
+    // At least these; a list added later is held to the same schema by the loop below.
+    expect(lists.map((l) => l.route)).toEqual(
+      expect.arrayContaining([
+        'GET /admin/api/v1/orders',
+        'GET /admin/api/v1/paylinks/project/{project_id}',
+        'GET /admin/api/v1/payment-requests',
+        'GET /admin/api/v1/portals',
+        'GET /admin/api/v1/products',
+        'GET /admin/api/v1/projects',
+        'GET /admin/api/v1/webhooks/{webhook_id}/deliveries',
+      ]),
+    )
+    for (const list of lists) {
+      expect({ route: list.route, paging: list.paging }).toEqual({
+        route: list.route,
+        paging: {
+          offset: { type: 'integer', minimum: 0, maximum: 1_000_000, default: 0 },
+          limit: { type: 'integer', minimum: 1, maximum: 100, default: 10 },
+        },
+      })
+    }
+  })
+
+  it('refuses an offset past the maximum on every list with a 400 naming it, and answers the last one', async () => {
+    const merchant = await createMerchant(ctx.services)
+    for (const list of await listOperations()) {
+      const huge = await ctx.app.inject({
+        url: `${list.url}?offset=99999999999999999999`,
+        headers: merchant.headers,
+      })
+      expect({ route: list.route, status: huge.statusCode, body: huge.json() }).toEqual({
+        route: list.route,
+        status: 400,
+        body: {
+          code: 'validation_failed',
+          message: 'offset: must be at most 1000000',
+          details: { field: 'offset', rule: 'maximum', location: 'querystring' },
+        },
+      })
+      const last = await ctx.app.inject({
+        url: `${list.url}?offset=1000000&limit=100`,
+        headers: merchant.headers,
+      })
+      // A list scoped to an object answers 404 for this made-up one; none fails.
+      expect({ route: list.route, status: last.statusCode }).toEqual({
+        route: list.route,
+        status: list.url.includes('0000') ? 404 : 200,
+      })
+    }
+  })
+})
+
 describe('GET /docs', () => {
   it('serves the interactive reference', async () => {
     const res = await ctx.app.inject('/docs/')

@@ -10,7 +10,7 @@ export interface Config {
   host: string
   /** Base of every URL the server hands out, without a trailing slash. */
   publicUrl: string
-  /** Unset: the embedded PGlite database in `dataDir`. */
+  /** Unset: the embedded PostgreSQL in `dataDir`. */
   databaseUrl: string | undefined
   dataDir: string
   /** Unset: mail is logged instead of sent. */

@@ -1,13 +1,11 @@
-// Opens the one PostgreSQL schema on either driver: embedded PGlite in a data directory (locked while a
-// process holds it) or a PostgreSQL server through node-postgres. Both give the same Kysely<DB>.
-import fs from 'node:fs/promises'
-import path from 'node:path'
-import { PGlite } from '@electric-sql/pglite'
+// Opens the one PostgreSQL schema through node-postgres: on the embedded PostgreSQL server that paylinks runs
+// itself in its data directory, or on the server DATABASE_URL names. Both give the same Kysely<DB>.
 import { Kysely, PostgresDialect, type SelectQueryBuilder, sql, type Transaction } from 'kysely'
-import { PGliteDialect } from 'kysely-pglite-dialect'
 import pg from 'pg'
-import lockfile from 'proper-lockfile'
+import { startEmbedded } from './embedded-postgres.js'
 import type { DB } from './schema.js'
+
+export { DataDirLockedError, EmbeddedDatabaseError } from './embedded-postgres.js'
 
 export type Db = Kysely<DB>
 export type Tx = Transaction<DB>
@@ -16,7 +14,7 @@ export type Executor = Db | Tx
 
 export interface Database {
   db: Db
-  kind: 'pglite' | 'postgres'
+  kind: 'embedded' | 'postgres'
   /** Runs a multi-statement SQL script (a migration) inside the given transaction. */
   execScript(tx: Tx, script: string): Promise<void>
   close(): Promise<void>
@@ -24,22 +22,12 @@ export interface Database {
 
 export interface DatabaseOptions {
   databaseUrl?: string | undefined
-  /** A directory for embedded PGlite, or `memory://` for a throw-away in-memory database. */
+  /** The data directory of the embedded PostgreSQL, used when there is no databaseUrl. */
   dataDir?: string
-  /** PostgreSQL only: put every table in this schema (tests use one schema per run). */
+  /** Put every table in this schema (tests use one schema per file). */
   schema?: string
-  /** PostgreSQL only: connections in the pool. */
+  /** Connections in the pool. */
   poolSize?: number
-}
-
-export class DataDirLockedError extends Error {
-  constructor(readonly dataDir: string) {
-    super(
-      `the embedded database in ${dataDir} is in use by another paylinks process; ` +
-        'stop that process first, or set DATABASE_URL to share a PostgreSQL server between processes',
-    )
-    this.name = 'DataDirLockedError'
-  }
 }
 
 // int8 (COUNT(*), SUM of amounts) arrives as text; amounts are bounded far below 2^53, so a number is exact.
@@ -50,16 +38,43 @@ function parseInt8(value: string): number {
 }
 const INT8_OID = 20
 const NUMERIC_OID = 1700
+const DEFAULT_POOL_SIZE = 10
+/** Connections of the embedded server beyond the pool: the CLI's backup, psql, pg_dump, superusers. */
+const EMBEDDED_SPARE_CONNECTIONS = 10
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
-  if (options.databaseUrl) return openPostgres(options.databaseUrl, options)
-  return openPglite(options.dataDir ?? './data')
+  if (options.databaseUrl) return openPool({ connectionString: options.databaseUrl }, 'postgres', options)
+  const poolSize = options.poolSize ?? DEFAULT_POOL_SIZE
+  const server = await startEmbedded({
+    dataDir: options.dataDir ?? './data',
+    maxConnections: poolSize + EMBEDDED_SPARE_CONNECTIONS,
+  })
+  try {
+    const database = await openPool(server.connection(), 'embedded', { ...options, poolSize })
+    return {
+      ...database,
+      close: async () => {
+        try {
+          await database.close()
+        } finally {
+          await server.stop()
+        }
+      },
+    }
+  } catch (error) {
+    await server.stop()
+    throw error
+  }
 }
 
-async function openPostgres(databaseUrl: string, options: DatabaseOptions): Promise<Database> {
+async function openPool(
+  connection: pg.ClientConfig,
+  kind: Database['kind'],
+  options: DatabaseOptions,
+): Promise<Database> {
   const pool = new pg.Pool({
-    connectionString: databaseUrl,
-    max: options.poolSize ?? 10,
+    ...connection,
+    max: options.poolSize ?? DEFAULT_POOL_SIZE,
     // JIT compilation pays off for long analytical scans, which paylinks never runs: the dashboards'
     // rollup reads are small but estimated large, and compiling them cost more than running them.
     options: ['-c jit=off', ...(options.schema ? [`-c search_path=${options.schema}`] : [])].join(' '),
@@ -77,57 +92,12 @@ async function openPostgres(databaseUrl: string, options: DatabaseOptions): Prom
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) })
   return {
     db,
-    kind: 'postgres',
+    kind,
     // node-postgres sends a query without parameters through the simple protocol, which allows many statements.
     execScript: async (tx, script) => {
       await sql.raw(script).execute(tx)
     },
     close: () => db.destroy(),
-  }
-}
-
-async function openPglite(dataDir: string): Promise<Database> {
-  const inMemory = dataDir.startsWith('memory://')
-  let release: (() => Promise<void>) | undefined
-  if (!inMemory) {
-    await fs.mkdir(dataDir, { recursive: true })
-    try {
-      release = await lockfile.lock(dataDir, {
-        lockfilePath: path.join(dataDir, 'paylinks.lock'),
-        stale: 15_000,
-        update: 5_000,
-        onCompromised: (error) => {
-          // Another process took the directory while we held it: stop before two writers corrupt it.
-          console.error(`fatal: lost the lock on ${dataDir}: ${error.message}`)
-          process.exit(1)
-        },
-      })
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ELOCKED') throw new DataDirLockedError(dataDir)
-      throw error
-    }
-  }
-  let pglite: PGlite
-  try {
-    pglite = await PGlite.create(inMemory ? undefined : dataDir, {
-      parsers: { [INT8_OID]: parseInt8, [NUMERIC_OID]: (value: string) => value },
-    })
-  } catch (error) {
-    await release?.()
-    throw error
-  }
-  const db = new Kysely<DB>({ dialect: new PGliteDialect(pglite) })
-  return {
-    db,
-    kind: 'pglite',
-    // PGlite has one session; the dialect has begun the transaction on it, so exec() runs inside it.
-    execScript: async (_tx, script) => {
-      await pglite.exec(script)
-    },
-    close: async () => {
-      await db.destroy()
-      await release?.()
-    },
   }
 }
 

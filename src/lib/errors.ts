@@ -63,6 +63,8 @@ export function statusOf(code: ErrorCode): number {
 
 export class AppError extends Error {
   readonly status: number
+  /** The status again, by Fastify's name for it, which the pages' error handlers read from any error. */
+  readonly statusCode: number
   constructor(
     readonly code: ErrorCode,
     message?: string,
@@ -71,6 +73,7 @@ export class AppError extends Error {
     super(message ?? FIXED_MESSAGES[code] ?? code)
     this.name = 'AppError'
     this.status = STATUS[code]
+    this.statusCode = this.status
   }
 }
 
@@ -197,6 +200,10 @@ export function describeValidationError(
       break
     case 'pattern':
       sentence = 'has an invalid format'
+      break
+    case 'x-trim':
+      rule = 'blank'
+      sentence = 'must not be blank'
       break
     case 'propertyNames':
       field = fieldName(error.instancePath, String(p.propertyName))

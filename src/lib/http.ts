@@ -1,5 +1,5 @@
 // TypeBox pieces shared by every route declaration: ids, the error body, pagination.
-import { type Static, type TArray, type TProperties, type TSchema, Type } from 'typebox'
+import { type Static, type TArray, type TProperties, type TSchema, type TStringOptions, Type } from 'typebox'
 import { OBJECT_ID_PATTERN, PAYLINK_ID_PATTERN } from './ids.js'
 import { CURRENCY_PATTERN, MAX_AMOUNT } from './money.js'
 
@@ -66,11 +66,54 @@ export function errors(...statuses: number[]): Record<number, TSchema> {
   return Object.fromEntries(statuses.map((status) => [status, Type.Ref('ErrorBody')]))
 }
 
-export const PaginationQuery = Type.Object({
-  offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000, default: 0 })),
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 10 })),
-})
+/**
+ * Text that people read back (a name, a label, a message): kept without its surrounding whitespace and
+ * never blank (`name: must not be blank`). An optional one is left out (or null, where allowed) to have none.
+ */
+export const Text = (maxLength: number, options: TStringOptions = {}) =>
+  Type.String({ minLength: 1, maxLength, 'x-trim': true, ...options })
+
+export const DEFAULT_LIMIT = 10
+export const MAX_LIMIT = 100
+/** Deeper pages are better reached with filters; this also keeps the value far inside PostgreSQL's bigint. */
+export const MAX_OFFSET = 1_000_000
+
+const Paging = {
+  offset: Type.Optional(
+    Type.Integer({ minimum: 0, maximum: MAX_OFFSET, default: 0, description: 'Items to skip' }),
+  ),
+  limit: Type.Optional(
+    Type.Integer({ minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_LIMIT, description: 'Items per page' }),
+  ),
+}
+
+/** The query string of a list route: its own filters and the paging every list takes. */
+export function PagedQuery<P extends TProperties>(filters: P) {
+  return Type.Object({ ...filters, ...Paging })
+}
+
+export const PaginationQuery = Type.Object(Paging)
 export type PaginationQuery = Static<typeof PaginationQuery>
+
+export interface Page {
+  offset: number
+  limit: number
+}
+
+/**
+ * What every list route answers: the page the query asks for (defaults applied here, once), its rows as
+ * `view` shows them under `key`, and the total. Routes add their scope (`merchant_id`, filters).
+ */
+export async function listPage<K extends string, R, V>(
+  query: PaginationQuery,
+  key: K,
+  load: (page: Page) => Promise<{ rows: R[]; total: number }>,
+  view: (row: R) => V,
+): Promise<Page & { total: number } & { [P in K]: V[] }> {
+  const page = { offset: query.offset ?? 0, limit: query.limit ?? DEFAULT_LIMIT }
+  const { rows, total } = await load(page)
+  return { ...page, total, ...({ [key]: rows.map(view) } as { [P in K]: V[] }) }
+}
 
 export const NoContent = Type.Null({ description: 'No content' })
 

@@ -1,4 +1,4 @@
-// Recognises PostgreSQL errors by SQLSTATE; node-postgres and PGlite both expose `code` and `constraint`.
+// Recognises PostgreSQL errors by SQLSTATE, from the `code` and `constraint` that node-postgres exposes.
 
 export function isUniqueViolation(error: unknown, constraint?: string): boolean {
   const e = error as { code?: string; constraint?: string } | null

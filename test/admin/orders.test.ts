@@ -71,6 +71,19 @@ describe('GET /orders', () => {
     expect(res.body.details.field).toBe('status')
   })
 
+  it.each([
+    ['?portal_id=por_%00', 'portal_id'],
+    ['?status=paid&status=%00', 'status[1]'],
+  ])('refuses a NUL in the query string %s naming the field', async (query, field) => {
+    const res = await api(ctx.app, merchant, 'GET', `/orders${query}`)
+    expect(res.status).toBe(400)
+    expect(res.body).toEqual({
+      code: 'validation_failed',
+      message: `${field}: must not contain NUL characters`,
+      details: { field, rule: 'nul', location: 'querystring' },
+    })
+  })
+
   it('shows another merchant none of these orders', async () => {
     const res = await api(ctx.app, intruder, 'GET', '/orders')
     expect(res.body.total).toBe(0)

@@ -87,6 +87,50 @@ describe('POST /paylinks', () => {
     expect(six.products).toEqual(products.slice(0, 6))
   })
 
+  it('stores the name without its surrounding whitespace', async () => {
+    const link = await createPaylink(ctx.app, merchant, projectId, products.slice(0, 1), {
+      name: ' Spring sale\t',
+    })
+    expect(link).toMatchObject({ name: 'Spring sale' })
+    const row = await ctx.database.db
+      .selectFrom('paylinks')
+      .select('name')
+      .where('id', '=', link.id)
+      .executeTakeFirstOrThrow()
+    expect(row.name).toBe('Spring sale')
+  })
+
+  it.each([
+    ['a blank name', { name: '  ' }, 'name: must not be blank', 'name', 'blank'],
+    ['a name with NUL', { name: 'Spr\u0000ing' }, 'name: must not contain NUL characters', 'name', 'nul'],
+    [
+      'a product id with NUL',
+      { products: ['\u0000'] },
+      'products[0]: must not contain NUL characters',
+      'products[0]',
+      'nul',
+    ],
+  ])('refuses %s on create and update, and writes nothing', async (_case, fields, message, field, rule) => {
+    const link = await createPaylink(ctx.app, merchant, projectId, products.slice(0, 1), { name: 'Before' })
+    const count = () => ctx.database.db.selectFrom('paylinks').select('id').execute()
+    const before = await count()
+    const body = { life_days: 7, products: products.slice(0, 1), project_id: projectId, ...fields }
+    for (const [method, url] of [
+      ['POST', '/paylinks'],
+      ['PUT', `/paylinks/${link.id}`],
+    ] as const) {
+      const res = await api(ctx.app, merchant, method, url, body)
+      expect(res.status).toBe(400)
+      expect(res.body).toEqual({
+        code: 'validation_failed',
+        message,
+        details: { field, rule, location: 'body' },
+      })
+    }
+    expect(await count()).toEqual(before)
+    expect((await api(ctx.app, merchant, 'GET', `/paylinks/${link.id}`)).body.name).toBe('Before')
+  })
+
   it.each([
     ['no products', () => [], 'pl000005', 'paylink products length invalid'],
     ['seven products', () => products.slice(0, 7), 'pl000005', 'paylink products length invalid'],

@@ -139,6 +139,14 @@ describe('POST /products', () => {
       'maxLength',
     ],
     [{ prices: valid.prices }, 'name: is required', 'required'],
+    [{ ...valid, name: ' \u3000 ' }, 'name: must not be blank', 'blank'],
+    [{ ...valid, description: '  ' }, 'description: must not be blank', 'blank'],
+    [{ ...valid, name: 'Sw\u0000ord' }, 'name: must not contain NUL characters', 'nul'],
+    [
+      { ...valid, prices: [{ currency: 'US\u0000', amount: 1 }] },
+      'prices[0].currency: must not contain NUL characters',
+      'nul',
+    ],
   ])('rejects %j: %s', async (body, message, rule) => {
     const before = await countProducts()
     const res = await api(ctx.app, merchant, 'POST', '/products', { project_id: projectId, ...body })
@@ -147,6 +155,23 @@ describe('POST /products', () => {
     expect(res.body.message).toBe(message)
     expect(res.body.details.rule).toBe(rule)
     expect(await countProducts()).toBe(before)
+  })
+
+  it('stores names and descriptions without their surrounding whitespace', async () => {
+    const res = await api(ctx.app, merchant, 'POST', '/products', {
+      project_id: projectId,
+      ...valid,
+      name: '  Sword ',
+      description: '\n A sharp one. \n',
+    })
+    expect(res.status).toBe(201)
+    expect(res.body).toMatchObject({ name: 'Sword', description: 'A sharp one.' })
+    const row = await ctx.database.db
+      .selectFrom('products')
+      .select(['name', 'description'])
+      .where('id', '=', res.body.id)
+      .executeTakeFirstOrThrow()
+    expect(row).toEqual({ name: 'Sword', description: 'A sharp one.' })
   })
 
   it('answers 404 for a project of another merchant, as for a missing one', async () => {

@@ -100,6 +100,20 @@ describe('POST /projects', () => {
     ],
     [{ name: 'P', default_currency: 'USD', owner: 'x' }, 'owner: is not a known field', 'owner', 'unknown'],
     [{ name: 7, default_currency: 'USD' }, 'name: must be a string', 'name', 'type'],
+    [{ name: ' ', default_currency: 'USD' }, 'name: must not be blank', 'name', 'blank'],
+    [{ name: '\t\n\u00a0 ', default_currency: 'USD' }, 'name: must not be blank', 'name', 'blank'],
+    [
+      { name: 'Game\u0000store', default_currency: 'USD' },
+      'name: must not contain NUL characters',
+      'name',
+      'nul',
+    ],
+    [
+      { name: 'P', default_currency: 'USD', sales_email: 'a\u0000@example.com' },
+      'sales_email: must not contain NUL characters',
+      'sales_email',
+      'nul',
+    ],
   ])('rejects %j: %s', async (body, message, field, rule) => {
     const before = await ctx.database.db
       .selectFrom('projects')
@@ -173,6 +187,28 @@ describe('GET, PATCH and DELETE /projects/:id', () => {
     expect(res.body).toMatchObject({ name: 'Renamed', default_currency: 'KWD', success_url: null })
     expect(res.body.updated_at).not.toBe(res.body.created_at)
     expect((await api(ctx.app, merchant, 'GET', `/projects/${project.id}`)).body).toEqual(res.body)
+  })
+
+  it('refuses a blank or NUL name on update and keeps the stored one', async () => {
+    const project = await createProject(ctx.app, merchant, { name: 'Kept' })
+    for (const [name, message, rule] of [
+      ['   ', 'name: must not be blank', 'blank'],
+      ['Ke\u0000pt', 'name: must not contain NUL characters', 'nul'],
+    ]) {
+      const res = await api(ctx.app, merchant, 'PATCH', `/projects/${project.id}`, { name })
+      expect(res.status).toBe(400)
+      expect(res.body).toEqual({
+        code: 'validation_failed',
+        message,
+        details: { field: 'name', rule, location: 'body' },
+      })
+    }
+    const row = await ctx.database.db
+      .selectFrom('projects')
+      .select('name')
+      .where('id', '=', project.id)
+      .executeTakeFirstOrThrow()
+    expect(row.name).toBe('Kept')
   })
 
   it('rejects an empty update', async () => {

@@ -119,6 +119,13 @@ describe('GET /pay/:order_id', () => {
     expect(res.statusCode).toBe(404)
     expect(res.body).toContain('Order not found')
   })
+
+  it('answers a NUL in the order id with a 400 page naming it', async () => {
+    const res = await ctx.app.inject('/pay/ord_%00')
+    expect(res.statusCode).toBe(400)
+    expect(res.headers['content-type']).toBe('text/html; charset=utf-8')
+    expect(res.body).toContain('holds a NUL character (in order_id)')
+  })
 })
 
 describe('paying through the sandbox provider’s page', () => {
@@ -359,6 +366,25 @@ describe('paying through the sandbox provider’s page', () => {
     expect(res.statusCode).toBe(403)
     expect(res.body).toContain('This form has expired')
     expect(await paymentsOf(orderId)).toEqual([])
+  })
+
+  it('answers a NUL in a form field with a 400 page naming it, and takes no payment', async () => {
+    const orderId = await newOrder()
+    const session = await openPaymentPage(ctx.app, orderId)
+    const res = await submitPayment(ctx.app, orderId, session, {
+      ...GOOD_CARD,
+      email: 'buyer\u0000@example.com',
+    })
+    expect(res.statusCode).toBe(400)
+    expect(res.headers['content-type']).toBe('text/html; charset=utf-8')
+    expect(res.body).toContain('holds a NUL character (in email)')
+    expect(await paymentsOf(orderId)).toEqual([])
+    const order = await ctx.database.db
+      .selectFrom('orders')
+      .select(['status', 'buyer_email'])
+      .where('id', '=', orderId)
+      .executeTakeFirstOrThrow()
+    expect(order).toEqual({ status: 'created', buyer_email: null })
   })
 
   it('opens one payment — one session at the provider — for 10 concurrent submits', async () => {

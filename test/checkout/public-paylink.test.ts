@@ -179,6 +179,29 @@ describe('GET /paylink/:id', () => {
     expect(after).toEqual(before)
   })
 
+  it.each([
+    ['the id', () => '/paylink/%00', 'paylink_id'],
+    ['a UTM tag', (id: string) => `/paylink/${id}?utm_source=news%00letter`, 'utm_source'],
+    ['the currency', (id: string) => `/paylink/${id}?currency=US%00`, 'currency'],
+  ])(
+    'answers a NUL in %s with a 400 page naming it, and records no visit or order',
+    async (_case, url, field) => {
+      const link = await createPaylink(ctx.app, merchant, projectId, [usdEur])
+      const count = async () => ({
+        visits: (await ctx.database.db.selectFrom('visits').select('id').execute()).length,
+        orders: (await ctx.database.db.selectFrom('orders').select('id').execute()).length,
+      })
+      const before = await count()
+      const res = await ctx.app.inject(url(link.id))
+      expect(res.statusCode).toBe(400)
+      expect(res.headers['content-type']).toBe('text/html; charset=utf-8')
+      expect(res.headers['content-security-policy']).toContain("default-src 'none'")
+      expect(res.body).toContain('Bad request')
+      expect(res.body).toContain(`holds a NUL character (in ${field})`)
+      expect(await count()).toEqual(before)
+    },
+  )
+
   it('escapes what the merchant wrote into the page', async () => {
     const link = await createPaylink(ctx.app, merchant, projectId, [usdEur], { life_days: 1 })
     ctx.clock.advance(2 * DAY)

@@ -153,6 +153,26 @@ describe('forms with bad input', () => {
     ).not.toContain('X')
   })
 
+  it('answers a NUL in a form field or in an address with a page naming it, and writes nothing', async () => {
+    const names = async () =>
+      (await api(ctx.app, owner, 'GET', '/projects?limit=100')).body.projects.map(
+        (p: { name: string }) => p.name,
+      )
+    const before = await names()
+    await me.get('/dashboard/projects')
+    const nul = await me.post('/dashboard/projects', { name: 'X\u0000', default_currency: 'USD' })
+    expect(nul.statusCode).toBe(400)
+    expect(nul.headers['content-type']).toBe('text/html; charset=utf-8')
+    expect(nul.body).toContain('name: must not contain NUL characters')
+    expect(await names()).toEqual(before)
+    const page = await me.get('/dashboard/paylinks/%00')
+    expect(page.statusCode).toBe(400)
+    expect(page.body).toContain('id: must not contain NUL characters')
+    const query = await me.get('/dashboard/orders?status=%00')
+    expect(query.statusCode).toBe(400)
+    expect(query.body).toContain('status: must not contain NUL characters')
+  })
+
   it('refuses prices a person got wrong, with the row and the rule, and writes nothing', async () => {
     await me.get(`/dashboard/projects/${projectId}/products/new`)
     const cases: [Record<string, string | string[]>, string][] = [
@@ -473,6 +493,37 @@ describe('a paylink’s page', () => {
     expect(png.rawPayload.subarray(0, 8)).toEqual(
       Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
     )
+  })
+
+  it('picks the QR code’s error correction by the URL’s length, and shows the page without one past the largest', async () => {
+    const project = await createProject(ctx.app, owner)
+    const link = await createPaylink(ctx.app, owner, project.id, [
+      (await createProduct(ctx.app, owner, project.id)).id,
+    ])
+    // 200 astral characters, the longest tag the API takes: 2,400 characters once percent-encoded.
+    const tag = encodeURIComponent('😀'.repeat(200))
+    // Too long for error correction M, short enough for L.
+    const one = await me.get(`/dashboard/paylinks/${link.id}?utm_source=${tag}`)
+    expect(one.statusCode).toBe(200)
+    expect(one.body).toContain(`<img src="/dashboard/paylinks/${link.id}/qr.svg?utm_source=`)
+    const svg = await me.get(`/dashboard/paylinks/${link.id}/qr.svg?utm_source=${tag}`)
+    expect(svg.statusCode).toBe(200)
+    expect(svg.headers['content-type']).toBe('image/svg+xml')
+
+    const all = `utm_source=${tag}&utm_medium=${tag}&utm_campaign=${tag}`
+    const page = await me.get(`/dashboard/paylinks/${link.id}?${all}`)
+    expect(page.statusCode).toBe(200)
+    expect(page.body).not.toContain('<img src=')
+    expect(page.body).toMatch(/This URL is too long for a QR code \(\d+ characters/)
+    expect(page.body).toContain(`paylink/${link.id}?utm_campaign=`)
+    for (const format of ['svg', 'png']) {
+      const res = await me.get(`/dashboard/paylinks/${link.id}/qr.${format}?${all}`)
+      expect(res.statusCode).toBe(422)
+      expect(res.headers['content-type']).toBe('text/plain; charset=utf-8')
+      expect(res.body).toMatch(
+        /^This URL is too long for a QR code \(7\d{3} characters, and a QR code holds about 2,900\): use shorter UTM tags\.$/,
+      )
+    }
   })
 
   it('names a bad time zone or period and falls back to the last 30 days in UTC', async () => {

@@ -1,13 +1,14 @@
-// A fresh application per test file: in-memory PGlite, or its own schema on PostgreSQL when DATABASE_URL is set.
+// A fresh application per test file, on its own database of the suite's PostgreSQL (see global-setup.ts).
 import { randomBytes } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
-import pg from 'pg'
+import { inject } from 'vitest'
 import { buildApp } from '../../src/app.js'
 import { type Config, loadConfig } from '../../src/lib/config.js'
 import { type Database, openDatabase } from '../../src/lib/db.js'
 import { migrateToLatest } from '../../src/lib/migrate.js'
 import { type Clock, ManualClock } from '../../src/lib/time.js'
 import { createServices, type ServiceOptions, type Services } from '../../src/services.js'
+import { createTestDatabase } from './database.js'
 
 export const PUBLIC_URL = 'https://pay.example.test'
 
@@ -21,26 +22,14 @@ export interface TestContext {
 }
 
 export async function openTestDatabase(): Promise<{ database: Database; drop(): Promise<void> }> {
-  const databaseUrl = process.env.DATABASE_URL
-  if (!databaseUrl) {
-    const database = await openDatabase({ dataDir: 'memory://' })
-    return { database, drop: async () => database.close() }
-  }
-  const schema = `test_${randomBytes(6).toString('hex')}`
-  const admin = new pg.Client({ connectionString: databaseUrl })
-  await admin.connect()
-  await admin.query(`CREATE SCHEMA ${schema}`)
-  await admin.end()
-  const database = await openDatabase({ databaseUrl, schema, poolSize: 5 })
+  const { url, drop } = await createTestDatabase()
+  const database = await openDatabase({ databaseUrl: url, poolSize: 5 })
   return {
     database,
     drop: async () => {
       // A test may have closed the database on purpose already.
       await database.close().catch(() => {})
-      const cleanup = new pg.Client({ connectionString: databaseUrl })
-      await cleanup.connect()
-      await cleanup.query(`DROP SCHEMA ${schema} CASCADE`)
-      await cleanup.end()
+      await drop()
     },
   }
 }
@@ -57,7 +46,7 @@ export async function createTestContext(
   await migrateToLatest(database)
   const config = loadConfig({
     PUBLIC_URL,
-    PAYLINKS_DATA_DIR: 'memory://',
+    DATABASE_URL: inject('suiteDatabase').url,
     PAYLINKS_MASTER_KEY: randomBytes(32).toString('hex'),
     ...options.env,
   })

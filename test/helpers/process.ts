@@ -1,11 +1,11 @@
 // Runs paylinks as real processes (through tsx, so the sources under test are the ones run).
 import { type ChildProcess, spawn } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import pg from 'pg'
+import { Readable } from 'node:stream'
+import { createTestDatabase } from './database.js'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
 
@@ -16,30 +16,26 @@ const ROOT = path.resolve(import.meta.dirname, '../..')
  */
 export const PROCESS_TIMEOUT = 120_000
 
-/** An environment on an empty database: a temporary data directory, or a fresh schema on PostgreSQL. */
-export async function freshDatabaseEnv(): Promise<{ env: Record<string, string>; cleanup(): Promise<void> }> {
+/**
+ * An environment on an empty database: by default a database of its own on the suite's PostgreSQL (see
+ * global-setup.ts); with `embedded`, an empty data directory where paylinks starts its own embedded
+ * PostgreSQL, for the tests of the embedded default itself.
+ */
+export async function freshDatabaseEnv(
+  options: { embedded?: boolean } = {},
+): Promise<{ env: Record<string, string>; cleanup(): Promise<void> }> {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'paylinks-test-'))
-  const databaseUrl = process.env.DATABASE_URL
-  if (!databaseUrl) {
+  if (options.embedded) {
     return {
       env: { PAYLINKS_DATA_DIR: dataDir },
       cleanup: () => fs.rm(dataDir, { recursive: true, force: true }),
     }
   }
-  const schema = `test_${randomBytes(6).toString('hex')}`
-  const client = new pg.Client({ connectionString: databaseUrl })
-  await client.connect()
-  await client.query(`CREATE SCHEMA ${schema}`)
-  await client.end()
-  const url = new URL(databaseUrl)
-  url.searchParams.set('options', `-c search_path=${schema}`)
+  const database = await createTestDatabase()
   return {
-    env: { PAYLINKS_DATA_DIR: dataDir, DATABASE_URL: url.toString() },
+    env: { PAYLINKS_DATA_DIR: dataDir, DATABASE_URL: database.url },
     cleanup: async () => {
-      const c = new pg.Client({ connectionString: databaseUrl })
-      await c.connect()
-      await c.query(`DROP SCHEMA ${schema} CASCADE`)
-      await c.end()
+      await database.drop()
       await fs.rm(dataDir, { recursive: true, force: true })
     },
   }
@@ -58,8 +54,72 @@ export interface CliResult {
   stderr: string
 }
 
-export function runCli(args: string[], env: Record<string, string>, stdin?: string): Promise<CliResult> {
+/** Runs `paylinks ARGS` as a real process (through tsx), for tests where a separate process is the point. */
+export function runCliProcess(
+  args: string[],
+  env: Record<string, string>,
+  stdin?: string,
+): Promise<CliResult> {
   return runToExit(['src/cli.ts', ...args], env, stdin)
+}
+
+class Exited extends Error {
+  constructor(readonly code: number) {
+    super(`process.exit(${code})`)
+  }
+}
+
+/**
+ * Runs `paylinks ARGS` inside this process, as its bin does (`main`), with its own environment: what it
+ * writes to stdout and stderr, and the code it exits with. No tsx start-up, so a test may call it often.
+ */
+export async function runCli(
+  args: string[],
+  env: Record<string, string>,
+  stdin?: string,
+): Promise<CliResult> {
+  const { main } = await import('../../src/cli.js')
+  let stdout = ''
+  let stderr = ''
+  const capture = (append: (text: string) => void) =>
+    ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+      append(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'))
+      const done = rest.find((arg) => typeof arg === 'function') as (() => void) | undefined
+      done?.()
+      return true
+    }) as typeof process.stdout.write
+  const saved = {
+    stdout: process.stdout.write,
+    stderr: process.stderr.write,
+    exit: process.exit,
+    stdin: Object.getOwnPropertyDescriptor(process, 'stdin'),
+  }
+  process.stdout.write = capture((text) => {
+    stdout += text
+  })
+  process.stderr.write = capture((text) => {
+    stderr += text
+  })
+  process.exit = ((code?: number) => {
+    throw new Exited(code ?? 0)
+  }) as typeof process.exit
+  Object.defineProperty(process, 'stdin', {
+    value: Readable.from(stdin === undefined ? [] : [Buffer.from(stdin)]),
+    configurable: true,
+  })
+  let code = 0
+  try {
+    await main(['node', 'paylinks', ...args], childEnv(env))
+  } catch (error) {
+    if (!(error instanceof Exited)) throw error
+    code = error.code
+  } finally {
+    process.stdout.write = saved.stdout
+    process.stderr.write = saved.stderr
+    process.exit = saved.exit
+    if (saved.stdin) Object.defineProperty(process, 'stdin', saved.stdin)
+  }
+  return { code, stdout, stderr }
 }
 
 export async function freePort(): Promise<number> {

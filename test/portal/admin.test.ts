@@ -79,6 +79,21 @@ describe('portals admin API', () => {
     expect(res.body.message).toBe(message)
   })
 
+  it.each([
+    [' \t ', 'name: must not be blank', 'blank'],
+    ['Ten\u0000ant', 'name: must not contain NUL characters', 'nul'],
+  ])('refuses the name %j naming the field, and stores no portal', async (name, message, rule) => {
+    const before = await ctx.database.db.selectFrom('portals').select('id').execute()
+    const res = await api(ctx.app, merchant, 'POST', '/portals', { project_id: projectId, name })
+    expect(res.status).toBe(400)
+    expect(res.body).toEqual({
+      code: 'validation_failed',
+      message,
+      details: { field: 'name', rule, location: 'body' },
+    })
+    expect(await ctx.database.db.selectFrom('portals').select('id').execute()).toEqual(before)
+  })
+
   it('treats another merchant’s portal exactly like a missing one', async () => {
     const missing = `por_${'0'.repeat(24)}`
     for (const [method, path] of [
@@ -220,6 +235,20 @@ describe('the checkout-setup page', () => {
     const invalid = await submitSetup(path, { ...CARD, card_exp: '00/30' })
     expect(invalid.statusCode).toBe(400)
     expect(invalid.body).toContain('The expiry month must be from 01 to 12.')
+    expect((await ctx.app.inject(path)).body).toContain('name="card_number"')
+  })
+
+  it('answers a NUL in the setup id or in a form field with a page naming it, and saves nothing', async () => {
+    const unknown = await ctx.app.inject('/setup/%00')
+    expect(unknown.statusCode).toBe(400)
+    expect(unknown.headers['content-type']).toBe('text/html; charset=utf-8')
+    expect(unknown.body).toContain('holds a NUL character (in setup_id)')
+    const before = await ctx.database.db.selectFrom('payment_methods').select('id').execute()
+    const path = await setupUrl()
+    const res = await submitSetup(path, { ...CARD, card_name: 'Ada\u0000' })
+    expect(res.statusCode).toBe(400)
+    expect(res.body).toContain('holds a NUL character (in card_name)')
+    expect(await ctx.database.db.selectFrom('payment_methods').select('id').execute()).toEqual(before)
     expect((await ctx.app.inject(path)).body).toContain('name="card_number"')
   })
 

@@ -398,6 +398,66 @@ describe('GET /api/2.0/portal/payment/chechoutsetupurl', () => {
   })
 })
 
+describe('NUL characters and blank text', () => {
+  const count = async (table: 'payment_requests' | 'orders' | 'checkout_setups') =>
+    (await live.database.db.selectFrom(table).select('id').execute()).length
+
+  it.each([
+    [
+      'POST',
+      '/payment/request',
+      { userName: 'Ann\u0000', email: 'a@b.example', message: 'm' },
+      'userName: must not contain NUL characters',
+      'payment_requests',
+    ],
+    [
+      'POST',
+      '/payment/request',
+      { userName: 'Ann', email: 'a@b.example', message: ' \n ' },
+      'message: must not be blank',
+      'payment_requests',
+    ],
+    [
+      'PUT',
+      '/payment/url',
+      { backUrl: 'https://p.example/b', quantity: { '10\u000001': 1 } },
+      'quantity.10\\001: must not contain NUL characters',
+      'orders',
+    ],
+    [
+      'PUT',
+      '/payment/url',
+      { backUrl: 'https://p.example/\u0000', quantity: { '1001': 1 } },
+      'backUrl: must not contain NUL characters',
+      'orders',
+    ],
+    [
+      'GET',
+      '/payment/chechoutsetupurl?BackUrl=https%3A%2F%2Fp.example%2F%00',
+      undefined,
+      'BackUrl: must not contain NUL characters',
+      'checkout_setups',
+    ],
+  ] as const)(
+    'answers %s %s with a 400 in the envelope naming the field (%j)',
+    async (method, path, body, message, table) => {
+      const before = await count(table)
+      const res = await fetch(`${BASE_URL}/api/2.0/portal${path}`, {
+        method,
+        headers: HEADERS,
+        ...(body ? { body: JSON.stringify(body) } : {}),
+      })
+      expect(res.status).toBe(400)
+      expect(await res.json()).toEqual({
+        error: { message, type: 'validation_failed' },
+        status: 1,
+        statusCode: 400,
+      })
+      expect(await count(table)).toBe(before)
+    },
+  )
+})
+
 describe('portal authentication', () => {
   const call = (authorization: string | undefined) =>
     fetch(`${BASE_URL}/api/2.0/portal/payment/checkoutsetupurl?BackUrl=https%3A%2F%2Fp.example%2F`, {

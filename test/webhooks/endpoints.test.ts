@@ -73,6 +73,32 @@ describe('POST /webhooks', () => {
     expect(res.body.message.startsWith(message)).toBe(true)
   })
 
+  it.each([
+    [{ ...body, description: '   ' }, 'description: must not be blank', 'description', 'blank'],
+    [
+      { ...body, description: 'E\u0000RP' },
+      'description: must not contain NUL characters',
+      'description',
+      'nul',
+    ],
+    [
+      { ...body, events: ['order.paid\u0000'] },
+      'events[0]: must not contain NUL characters',
+      'events[0]',
+      'nul',
+    ],
+  ])('refuses %j naming the field, and stores no endpoint', async (input, message, field, rule) => {
+    const before = await ctx.database.db.selectFrom('webhook_endpoints').select('id').execute()
+    const res = await api(ctx.app, merchant, 'POST', '/webhooks', input)
+    expect(res.status).toBe(400)
+    expect(res.body).toEqual({
+      code: 'validation_failed',
+      message,
+      details: { field, rule, location: 'body' },
+    })
+    expect(await ctx.database.db.selectFrom('webhook_endpoints').select('id').execute()).toEqual(before)
+  })
+
   it('accepts loopback URLs when WEBHOOK_ALLOW_PRIVATE_URLS is set', async () => {
     const dev = await createTestContext({ env: { WEBHOOK_ALLOW_PRIVATE_URLS: 'true' } })
     try {
@@ -86,6 +112,23 @@ describe('POST /webhooks', () => {
 })
 
 describe('PATCH, DELETE and rotate', () => {
+  it('stores the description without its surrounding whitespace, and refuses a blank one on update', async () => {
+    const { id } = (await api(ctx.app, merchant, 'POST', '/webhooks', { ...body, description: ' ERP\n' }))
+      .body
+    const blank = await api(ctx.app, merchant, 'PATCH', `/webhooks/${id}`, { description: ' ' })
+    expect(blank.body).toEqual({
+      code: 'validation_failed',
+      message: 'description: must not be blank',
+      details: { field: 'description', rule: 'blank', location: 'body' },
+    })
+    const row = await ctx.database.db
+      .selectFrom('webhook_endpoints')
+      .select('description')
+      .where('id', '=', id)
+      .executeTakeFirstOrThrow()
+    expect(row.description).toBe('ERP')
+  })
+
   it('disables, enables and edits an endpoint', async () => {
     const { id } = (await api(ctx.app, merchant, 'POST', '/webhooks', body)).body
     const off = await api(ctx.app, merchant, 'PATCH', `/webhooks/${id}`, { enabled: false })

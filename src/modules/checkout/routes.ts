@@ -7,9 +7,11 @@ import rateLimit from '@fastify/rate-limit'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
+import { AppError } from '../../lib/errors.js'
 import { originOf, preferredLocale, sendPage } from '../../lib/html.js'
 import { isEmailAddress } from '../../lib/http.js'
 import { formatMoney } from '../../lib/money.js'
+import { NUL_RULE } from '../../lib/nul.js'
 import type { PaymentRow } from '../../lib/schema.js'
 import { installationSecret } from '../../lib/secrets.js'
 import type { Services } from '../../services.js'
@@ -84,6 +86,13 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
       return message(reply, 403, {
         heading: 'This form has expired',
         text: 'For your security the payment form must be sent from this site. Go back, reload the page and try again.',
+      })
+    }
+    if (error instanceof AppError && error.details?.rule === NUL_RULE) {
+      return message(reply, 400, {
+        heading: 'Bad request',
+        text: `The link or form holds a NUL character (in ${String(error.details.field)}), which no address or field of this site can contain.`,
+        hint: 'Check the link you followed, or ask the seller for a new one.',
       })
     }
     if (status < 500)

@@ -101,6 +101,7 @@ export async function paylinkPages(app: FastifyInstance, kit: PageKit): Promise<
         taggedUrl(request, link.id, utm),
       ])
       const names = new Map(products.products.map((p) => [p.id, p]))
+      const qrFits = typeof url === 'string' && qrLevel(url) !== undefined
       const utmQuery = new URLSearchParams(Object.entries(utm).filter(([, v]) => v)).toString()
       return render(request, reply, 'paylink', {
         title: link.name ?? `Paylink ${link.id.slice(0, 8)}`,
@@ -111,7 +112,8 @@ export async function paylinkPages(app: FastifyInstance, kit: PageKit): Promise<
         stats: { ...stats, action: `/dashboard/paylinks/${link.id}`, keep: utm },
         utm,
         share: typeof url === 'string' ? { url } : { error: url.message },
-        qr: `/dashboard/paylinks/${link.id}/qr`,
+        qr: qrFits ? `/dashboard/paylinks/${link.id}/qr` : null,
+        qrTooLong: typeof url === 'string' && !qrFits ? tooLongForQr(url) : null,
         qrQuery: utmQuery ? `?${utmQuery}` : '',
         qrDownload: utmQuery ? `?${utmQuery}&download=1` : '?download=1',
       })
@@ -133,6 +135,8 @@ export async function paylinkPages(app: FastifyInstance, kit: PageKit): Promise<
       if (format !== 'svg' && format !== 'png') return reply.callNotFound()
       const url = await taggedUrl(request, request.params.id, request.query)
       if (typeof url !== 'string') return reply.code(400).type('text/plain').send(url.message)
+      const level = qrLevel(url)
+      if (!level) return reply.code(422).type('text/plain; charset=utf-8').send(tooLongForQr(url))
       const name = `paylink-${request.params.id.slice(0, 8)}.${format}`
       reply.header(
         'content-disposition',
@@ -142,11 +146,11 @@ export async function paylinkPages(app: FastifyInstance, kit: PageKit): Promise<
       if (format === 'svg') {
         return reply
           .type('image/svg+xml')
-          .send(await QRCode.toString(url, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 }))
+          .send(await QRCode.toString(url, { type: 'svg', errorCorrectionLevel: level, margin: 2 }))
       }
       return reply
         .type('image/png')
-        .send(await QRCode.toBuffer(url, { type: 'png', errorCorrectionLevel: 'M', margin: 2, width: 512 }))
+        .send(await QRCode.toBuffer(url, { type: 'png', errorCorrectionLevel: level, margin: 2, width: 512 }))
     },
   )
 }
@@ -164,4 +168,25 @@ export async function taggedUrl(
   if (result.ok) return result.body.url
   if (result.status === 404) throw new NotFoundError(result.error.message)
   return result.error
+}
+
+/**
+ * The error correction of a URL's QR code: M (15 % of the code may be damaged) while the URL fits, then L
+ * (7 %) for longer ones; undefined when even the largest code at L cannot hold it (about 2,900 bytes).
+ */
+export function qrLevel(url: string): 'M' | 'L' | undefined {
+  for (const level of ['M', 'L'] as const) {
+    try {
+      QRCode.create(url, { errorCorrectionLevel: level })
+      return level
+    } catch (error) {
+      // qrcode's only way to say that the data does not fit; anything else is a real failure.
+      if (!(error instanceof Error && /too big/i.test(error.message))) throw error
+    }
+  }
+  return undefined
+}
+
+export function tooLongForQr(url: string): string {
+  return `This URL is too long for a QR code (${url.length} characters, and a QR code holds about 2,900): use shorter UTM tags.`
 }

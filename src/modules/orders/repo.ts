@@ -1,5 +1,6 @@
 import { type ExpressionBuilder, sql } from 'kysely'
 import { type Executor, pageWithTotal } from '../../lib/db.js'
+import type { Page } from '../../lib/http.js'
 import type { DB, OrderItemRow, OrderRow } from '../../lib/schema.js'
 import { moneyOf, OPEN_PAYMENT_STATUSES } from '../payments/repo.js'
 import type { ListOrdersQuery, OrderDetail } from './schemas.js'
@@ -47,11 +48,7 @@ export function lockOrder(db: Executor, id: string) {
   return db.selectFrom('orders').selectAll().where('id', '=', id).forUpdate().executeTakeFirst()
 }
 
-export async function listOrders(
-  db: Executor,
-  merchantId: string,
-  q: Required<Pick<ListOrdersQuery, 'offset' | 'limit'>> & ListOrdersQuery,
-) {
+export async function listOrders(db: Executor, merchantId: string, q: ListOrdersQuery & Page) {
   let base = db.selectFrom('orders').where('merchant_id', '=', merchantId)
   if (q.project_id) base = base.where('project_id', '=', q.project_id)
   if (q.paylink_id) base = base.where('paylink_id', '=', q.paylink_id)

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { errors } from '../../lib/http.js'
+import { errors, listPage } from '../../lib/http.js'
 import type { Services } from '../../services.js'
 import { ListOrdersQuery, OrderId, OrderList, orderView } from './schemas.js'
 
@@ -20,17 +20,15 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
         response: { 200: OrderList, ...errors(400, 401) },
       },
     },
-    async (request) => {
-      const { offset = 0, limit = 10 } = request.query
-      const { rows, total } = await orders.list(request.merchantId, request.query)
-      return {
-        merchant_id: request.merchantId,
-        limit,
-        offset,
-        total,
-        orders: rows.map((o) => orderView(o, config.publicUrl)),
-      }
-    },
+    async (request) => ({
+      merchant_id: request.merchantId,
+      ...(await listPage(
+        request.query,
+        'orders',
+        (page) => orders.list(request.merchantId, { ...request.query, ...page }),
+        (o) => orderView(o, config.publicUrl),
+      )),
+    }),
   )
 
   app.get(

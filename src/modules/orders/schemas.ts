@@ -1,5 +1,5 @@
 import { type Static, Type } from 'typebox'
-import { IsoDateTime, ObjectId, PageOf, PaylinkId } from '../../lib/http.js'
+import { IsoDateTime, ObjectId, PagedQuery, PageOf, PaylinkId } from '../../lib/http.js'
 import type { DisputeRow, OrderItemRow, OrderRow, PaymentRow, RefundRow } from '../../lib/schema.js'
 import {
   DisputeView,
@@ -79,13 +79,11 @@ export const Order = Type.Object(
 )
 export type Order = Static<typeof Order>
 
-export const ListOrdersQuery = Type.Object({
+export const ListOrdersQuery = PagedQuery({
   project_id: Type.Optional(ObjectId()),
   paylink_id: Type.Optional(PaylinkId),
   portal_id: Type.Optional(Type.String({ maxLength: 64 })),
   status: Type.Optional(OrderStatus),
-  offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 10 })),
 })
 export type ListOrdersQuery = Static<typeof ListOrdersQuery>
 

@@ -2,6 +2,7 @@
 import type { Config } from '../../lib/config.js'
 import type { Db, Executor, Tx } from '../../lib/db.js'
 import { AppError } from '../../lib/errors.js'
+import type { Page } from '../../lib/http.js'
 import { newPrefixedId } from '../../lib/ids.js'
 import { sumAmounts } from '../../lib/money.js'
 import type { OrderItemRow, OrderRow, OrderStatus } from '../../lib/schema.js'
@@ -94,12 +95,8 @@ export class OrderService {
     return order
   }
 
-  list(merchantId: string, query: ListOrdersQuery) {
-    return repo.listOrders(this.db, merchantId, {
-      ...query,
-      offset: query.offset ?? 0,
-      limit: query.limit ?? 10,
-    })
+  list(merchantId: string, query: ListOrdersQuery & Page) {
+    return repo.listOrders(this.db, merchantId, query)
   }
 
   /** The order.created event of a new order, built from its rows without reading them back. */

@@ -1,7 +1,7 @@
 // The paylinks admin API, wire-compatible with the paylinks API specification (paths, bodies, shapes, codes).
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { errors, NoContent, ObjectId, PaginationQuery } from '../../lib/http.js'
+import { errors, listPage, NoContent, ObjectId, PaginationQuery } from '../../lib/http.js'
 import type { Services } from '../../services.js'
 import {
   bodyValidationCodes,
@@ -151,10 +151,17 @@ export const paylinkRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
       },
     },
     async (request) => {
-      const { offset = 0, limit = 10 } = request.query
       const { project_id } = request.params
-      const { rows, total } = await paylinks.list(request.merchantId, project_id, offset, limit)
-      return { merchant_id: request.merchantId, project_id, limit, offset, total, paylinks: rows.map(view) }
+      return {
+        merchant_id: request.merchantId,
+        project_id,
+        ...(await listPage(
+          request.query,
+          'paylinks',
+          (page) => paylinks.list(request.merchantId, project_id, page.offset, page.limit),
+          view,
+        )),
+      }
     },
   )
 }

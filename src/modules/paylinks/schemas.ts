@@ -1,6 +1,6 @@
 import { type Static, Type } from 'typebox'
 import type { ErrorCode, ValidationCodeRule } from '../../lib/errors.js'
-import { ObjectId, PageOf, PaylinkId } from '../../lib/http.js'
+import { ObjectId, PageOf, PaginationQuery, PaylinkId, Text } from '../../lib/http.js'
 import type { PaylinkRow } from '../../lib/schema.js'
 import { type ProtoTimestamp, toProtoTimestamp } from '../../lib/time.js'
 import { type Figures, grossTotalIn } from '../analytics/service.js'
@@ -59,9 +59,7 @@ export const PaylinkBody = Type.Object(
     life_days: Type.Integer({
       description: 'Days until the link expires; one of the allowed values (default 1, 7, 30)',
     }),
-    name: Type.Optional(
-      Type.String({ minLength: 1, maxLength: 200, description: 'A label for the merchant' }),
-    ),
+    name: Type.Optional(Text(200, { description: 'A label for the merchant' })),
   },
   { additionalProperties: false },
 )
@@ -124,10 +122,7 @@ export const PaylinkStat = Type.Object({
 })
 export type PaylinkStat = Static<typeof PaylinkStat>
 
-export const ListQuery = Type.Object({
-  offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 10 })),
-})
+export const ListQuery = PaginationQuery
 
 export const PaylinkList = PageOf('paylinks', Type.Ref('Paylink'), { project_id: ObjectId() })
 

@@ -1,7 +1,7 @@
 // The merchant's side of portals: portals, their keys, their saved payment method, and sales requests.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { errors, NoContent, ObjectId, PageOf } from '../../lib/http.js'
+import { errors, listPage, NoContent, ObjectId, PagedQuery, PageOf } from '../../lib/http.js'
 import type { Services } from '../../services.js'
 import {
   CreatePortalBody,
@@ -18,10 +18,6 @@ import {
 
 const tags = ['portals']
 const notFound = (field: string) => [{ field, rules: ['pattern'], code: 'portal_not_found' as const }]
-const Paging = {
-  offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 10 })),
-}
 
 export const portalAdminRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (
   app,
@@ -49,18 +45,22 @@ export const portalAdminRoutes: FastifyPluginAsyncTypebox<{ services: Services }
       schema: {
         tags,
         summary: 'List portals, newest first',
-        querystring: Type.Object({ project_id: Type.Optional(ObjectId()), ...Paging }),
+        querystring: PagedQuery({ project_id: Type.Optional(ObjectId()) }),
         response: {
           200: PageOf('portals', Type.Ref('Portal')),
           ...errors(400, 401),
         },
       },
     },
-    async (request) => {
-      const { offset = 0, limit = 10, project_id } = request.query
-      const { rows, total } = await portals.list(request.merchantId, project_id, offset, limit)
-      return { merchant_id: request.merchantId, limit, offset, total, portals: rows.map(portalView) }
-    },
+    async (request) => ({
+      merchant_id: request.merchantId,
+      ...(await listPage(
+        request.query,
+        'portals',
+        (page) => portals.list(request.merchantId, request.query.project_id, page.offset, page.limit),
+        portalView,
+      )),
+    }),
   )
 
   app.get(
@@ -173,10 +173,9 @@ export const portalAdminRoutes: FastifyPluginAsyncTypebox<{ services: Services }
       schema: {
         tags,
         summary: 'List sales requests sent by portals, newest first',
-        querystring: Type.Object({
+        querystring: PagedQuery({
           portal_id: Type.Optional(PortalId),
           project_id: Type.Optional(ObjectId()),
-          ...Paging,
         }),
         response: {
           200: PageOf('payment_requests', Type.Ref('PaymentRequest')),
@@ -185,19 +184,20 @@ export const portalAdminRoutes: FastifyPluginAsyncTypebox<{ services: Services }
       },
     },
     async (request) => {
-      const { offset = 0, limit = 10, portal_id, project_id } = request.query
-      const { rows, total } = await portals.listPaymentRequests(request.merchantId, {
-        offset,
-        limit,
-        ...(portal_id ? { portalId: portal_id } : {}),
-        ...(project_id ? { projectId: project_id } : {}),
-      })
+      const { portal_id, project_id } = request.query
       return {
         merchant_id: request.merchantId,
-        limit,
-        offset,
-        total,
-        payment_requests: rows.map(paymentRequestView),
+        ...(await listPage(
+          request.query,
+          'payment_requests',
+          (page) =>
+            portals.listPaymentRequests(request.merchantId, {
+              ...page,
+              ...(portal_id ? { portalId: portal_id } : {}),
+              ...(project_id ? { projectId: project_id } : {}),
+            }),
+          paymentRequestView,
+        )),
       }
     },
   )

@@ -5,6 +5,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { AppError, toErrorResponse } from '../../lib/errors.js'
+import { Text } from '../../lib/http.js'
 import type { Services } from '../../services.js'
 import { caseInsensitiveBody } from './input.js'
 import { Envelope } from './schemas.js'
@@ -88,9 +89,9 @@ export const portalApiRoutes: FastifyPluginAsyncTypebox<{ services: Services }> 
   })
 
   const requestBody = Type.Object({
-    userName: Type.String({ minLength: 1, maxLength: 255 }),
+    userName: Text(255),
     email: Type.String({ maxLength: 64, format: 'email', 'x-error': 'must be a valid email address' }),
-    message: Type.String({ minLength: 1, maxLength: 255 }),
+    message: Text(255),
   })
   app.post(
     '/payment/request',

@@ -1,5 +1,5 @@
 import { type Static, type TSchema, Type } from 'typebox'
-import { IsoDateTime, ObjectId } from '../../lib/http.js'
+import { IsoDateTime, ObjectId, Text } from '../../lib/http.js'
 import type { PaymentMethodRow, PaymentRequestRow, PortalKeyRow, PortalRow } from '../../lib/schema.js'
 
 export const PORTAL_ID_PATTERN = '^por_[0-9a-f]{24}$'
@@ -22,7 +22,7 @@ export const Portal = Type.Object(
 )
 
 export const CreatePortalBody = Type.Object(
-  { project_id: ObjectId(), name: Type.String({ minLength: 1, maxLength: 200 }) },
+  { project_id: ObjectId(), name: Text(200) },
   { additionalProperties: false },
 )
 export type CreatePortalBody = Static<typeof CreatePortalBody>

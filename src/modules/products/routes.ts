@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { errors, NoContent } from '../../lib/http.js'
+import { errors, listPage, NoContent } from '../../lib/http.js'
 import type { Services } from '../../services.js'
 import {
   CreateProductBody,
@@ -41,18 +41,16 @@ export const productRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
         response: { 200: ProductList, ...errors(400, 401) },
       },
     },
-    async (request) => {
-      const { offset = 0, limit = 10, project_id = null } = request.query
-      const { rows, total } = await products.list(request.merchantId, request.query)
-      return {
-        merchant_id: request.merchantId,
-        project_id,
-        limit,
-        offset,
-        total,
-        products: rows.map(productView),
-      }
-    },
+    async (request) => ({
+      merchant_id: request.merchantId,
+      project_id: request.query.project_id ?? null,
+      ...(await listPage(
+        request.query,
+        'products',
+        (page) => products.list(request.merchantId, { ...request.query, ...page }),
+        productView,
+      )),
+    }),
   )
 
   app.get(

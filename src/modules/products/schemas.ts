@@ -1,5 +1,5 @@
 import { type Static, Type } from 'typebox'
-import { IsoDateTime, Money, ObjectId, PageOf, PaginationQuery } from '../../lib/http.js'
+import { IsoDateTime, Money, ObjectId, PagedQuery, PageOf, Text } from '../../lib/http.js'
 import type { ProductRow } from '../../lib/schema.js'
 
 export const SKU_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$'
@@ -8,8 +8,8 @@ const Sku = Type.String({
   'x-error': 'must be 1 to 64 letters, digits or . _ : / - and start with a letter or digit',
   examples: ['1001'],
 })
-const Name = Type.String({ minLength: 1, maxLength: 200 })
-const Description = Type.String({ maxLength: 2000 })
+const Name = Text(200)
+const Description = Text(2000)
 const Prices = Type.Array(Money, {
   minItems: 1,
   maxItems: 50,
@@ -63,15 +63,10 @@ export type UpdateProductBody = Static<typeof UpdateProductBody>
 
 export const ProductParams = Type.Object({ product_id: ObjectId() })
 
-export const ListProductsQuery = Type.Evaluate(
-  Type.Intersect([
-    PaginationQuery,
-    Type.Object({
-      project_id: Type.Optional(ObjectId('Only the products of this project')),
-      include_archived: Type.Optional(Type.Boolean({ default: false })),
-    }),
-  ]),
-)
+export const ListProductsQuery = PagedQuery({
+  project_id: Type.Optional(ObjectId('Only the products of this project')),
+  include_archived: Type.Optional(Type.Boolean({ default: false })),
+})
 export type ListProductsQuery = Static<typeof ListProductsQuery>
 
 export const ProductList = PageOf('products', Type.Ref('Product'), {

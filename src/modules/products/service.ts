@@ -1,5 +1,6 @@
 import type { Db, Executor } from '../../lib/db.js'
 import { AppError, invalid } from '../../lib/errors.js'
+import type { Page } from '../../lib/http.js'
 import { newObjectId } from '../../lib/ids.js'
 import { isUniqueViolation } from '../../lib/pg-errors.js'
 import type { Clock } from '../../lib/time.js'
@@ -52,12 +53,12 @@ export class ProductService {
     return product
   }
 
-  list(merchantId: string, query: ListProductsQuery) {
+  list(merchantId: string, query: ListProductsQuery & Page) {
     return repo.listProducts(this.db, merchantId, {
       projectId: query.project_id,
       includeArchived: query.include_archived ?? false,
-      offset: query.offset ?? 0,
-      limit: query.limit ?? 10,
+      offset: query.offset,
+      limit: query.limit,
     })
   }
 

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { NoContent } from '../../lib/http.js'
+import { listPage, NoContent } from '../../lib/http.js'
 import type { Services } from '../../services.js'
 import {
   CreateProjectBody,
@@ -44,11 +44,15 @@ export const projectRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
         response: { 200: ProjectList, ...errors(400, 401) },
       },
     },
-    async (request) => {
-      const { offset = 0, limit = 10 } = request.query
-      const { rows, total } = await projects.list(request.merchantId, offset, limit)
-      return { merchant_id: request.merchantId, limit, offset, total, projects: rows.map(projectView) }
-    },
+    async (request) => ({
+      merchant_id: request.merchantId,
+      ...(await listPage(
+        request.query,
+        'projects',
+        (page) => projects.list(request.merchantId, page.offset, page.limit),
+        projectView,
+      )),
+    }),
   )
 
   app.get(

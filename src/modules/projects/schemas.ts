@@ -8,10 +8,11 @@ import {
   ObjectId,
   PageOf,
   PaginationQuery,
+  Text,
 } from '../../lib/http.js'
 import type { ProjectRow } from '../../lib/schema.js'
 
-const Name = Type.String({ minLength: 1, maxLength: 200 })
+const Name = Text(200)
 
 export const Project = Type.Object(
   {

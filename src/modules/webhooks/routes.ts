@@ -1,7 +1,7 @@
 // The webhook endpoints API: endpoints, their secrets, and their delivery log with a resend button.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { errors, IsoDateTime, NoContent } from '../../lib/http.js'
+import { errors, IsoDateTime, listPage, NoContent, PagedQuery, Text } from '../../lib/http.js'
 import type { WebhookAttemptRow, WebhookDeliveryRow, WebhookEndpointRow } from '../../lib/schema.js'
 import type { Services } from '../../services.js'
 import { EVENT_TYPES } from './events.js'
@@ -20,7 +20,7 @@ const Events = Type.Array(Type.String({ maxLength: 64 }), {
   description: `Event types: ${EVENT_TYPES.join(', ')}; or * for all`,
 })
 const Url = Type.String({ maxLength: 2048, description: 'http(s) URL on a public address' })
-const Description = Type.String({ maxLength: 500 })
+const Description = Text(500)
 
 const Endpoint = Type.Object(
   {
@@ -228,12 +228,10 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
         tags,
         summary: 'The endpoint’s deliveries with every attempt, newest first',
         params: Params,
-        querystring: Type.Object({
+        querystring: PagedQuery({
           status: Type.Optional(
             Type.Union([Type.Literal('pending'), Type.Literal('succeeded'), Type.Literal('failed')]),
           ),
-          offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
-          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 10 })),
         }),
         response: {
           200: Type.Object({
@@ -247,13 +245,17 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
       },
     },
     async (request) => {
-      const { offset = 0, limit = 10, status } = request.query
-      const { rows, total } = await webhooks.deliveries(request.merchantId, request.params.webhook_id, {
-        offset,
-        limit,
-        ...(status ? { status } : {}),
-      })
-      return { limit, offset, total, deliveries: rows.map(deliveryView) }
+      const { status } = request.query
+      return listPage(
+        request.query,
+        'deliveries',
+        (page) =>
+          webhooks.deliveries(request.merchantId, request.params.webhook_id, {
+            ...page,
+            ...(status ? { status } : {}),
+          }),
+        deliveryView,
+      )
     },
   )
 
