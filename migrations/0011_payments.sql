@@ -175,8 +175,8 @@ BEGIN
     UNION ALL
     SELECT o.paylink_id, o.project_id, o.created_at, o.currency,
            o.country, o.referrer_host, o.utm_source, o.utm_medium, o.utm_campaign,
-           0, 0, 1, CASE WHEN o.payment_id IS NOT NULL THEN 1 ELSE 0 END,
-           CASE WHEN o.payment_id IS NOT NULL THEN o.total_amount ELSE 0 END,
+           0, 0, 1, CASE WHEN o.paid_at IS NOT NULL THEN 1 ELSE 0 END,
+           CASE WHEN o.paid_at IS NOT NULL THEN o.total_amount ELSE 0 END,
            o.amount_refunded
     FROM orders o
     WHERE o.paylink_id IS NOT NULL

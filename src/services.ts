@@ -61,7 +61,7 @@ export function createServices(
   const logger = options.logger ?? createLogger('silent')
   const mailer = options.mailer ?? createMailer(config.smtpUrl, logger)
   const { db } = database
-  const box = new SecretBox(config.masterKeys ?? [masterKeyOfDataDir(config, logger)])
+  const box = new SecretBox(() => config.masterKeys ?? [masterKeyOfDataDir(config, logger)])
   const sandbox = new SandboxService(db, clock, config.publicUrl, logger)
   const accounts = new ProviderAccounts(
     db,

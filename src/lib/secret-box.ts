@@ -20,19 +20,34 @@ export function keyId(key: Buffer): string {
 }
 
 export class SecretBox {
-  private readonly keys: Map<string, Buffer>
-  /** The id of the key new values are sealed with. */
-  readonly currentKeyId: string
+  private loaded: { keys: Map<string, Buffer>; currentKeyId: string } | undefined
 
-  /** The first key seals; every key opens (the rest are previous keys kept during a rotation). */
-  constructor(keys: Buffer[]) {
+  /**
+   * The first key seals; every key opens (the rest are previous keys kept during a rotation). The keys may
+   * be given as a function, read on first use: a process that never seals or opens anything (a start that
+   * cannot listen, most CLI commands) does not create a key file.
+   */
+  constructor(private readonly source: Buffer[] | (() => Buffer[])) {}
+
+  private get state() {
+    if (this.loaded) return this.loaded
+    const keys = typeof this.source === 'function' ? this.source() : this.source
     const [current] = keys
     if (!current) throw new SecretBoxError('a secret box needs at least one key')
     for (const key of keys) {
       if (key.length !== 32) throw new SecretBoxError('master keys are 32 bytes')
     }
-    this.keys = new Map(keys.map((k) => [keyId(k), k]))
-    this.currentKeyId = keyId(current)
+    this.loaded = { keys: new Map(keys.map((k) => [keyId(k), k])), currentKeyId: keyId(current) }
+    return this.loaded
+  }
+
+  /** The id of the key new values are sealed with. */
+  get currentKeyId(): string {
+    return this.state.currentKeyId
+  }
+
+  private get keys(): Map<string, Buffer> {
+    return this.state.keys
   }
 
   /** Seals `plaintext` bound to `context` (e.g. the row's id): a value moved to another row does not open. */

@@ -65,7 +65,7 @@ describe('GET /orders', () => {
   })
 
   it('rejects an unknown status naming the allowed ones', async () => {
-    const res = await api(ctx.app, merchant, 'GET', '/orders?status=refunded')
+    const res = await api(ctx.app, merchant, 'GET', '/orders?status=teleported')
     expect(res.status).toBe(400)
     expect(res.body.code).toBe('validation_failed')
     expect(res.body.details.field).toBe('status')
@@ -117,6 +117,8 @@ describe('paylink stat with real orders', () => {
       paid_orders: 1,
       conversion: 0.5,
       revenue: [{ currency: 'USD', amount: 1999 }],
+      refunded: [],
+      net_revenue: [{ currency: 'USD', amount: 1999 }],
     })
   })
 })

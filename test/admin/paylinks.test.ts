@@ -476,6 +476,8 @@ describe('GET /paylinks/:id/stat', () => {
       paid_orders: 0,
       conversion: 0,
       revenue: [],
+      refunded: [],
+      net_revenue: [],
     })
   })
 
@@ -526,6 +528,11 @@ describe('GET /paylinks/:id/stat', () => {
       paid_orders: 3,
       conversion: 0.75,
       revenue: [
+        { currency: 'JPY', amount: 500 },
+        { currency: 'USD', amount: 2000 },
+      ],
+      refunded: [],
+      net_revenue: [
         { currency: 'JPY', amount: 500 },
         { currency: 'USD', amount: 2000 },
       ],

@@ -137,3 +137,27 @@ export async function openPaylink(
   const orderId = typeof location === 'string' ? /\/pay\/(ord_[0-9a-f]{24})/.exec(location)?.[1] : undefined
   return { res, orderId, location }
 }
+
+/**
+ * Saves a card as a portal does on a checkout-setup page: paylinks' page sends it to the sandbox's, the
+ * card is typed there, and the sandbox sends it back. Answers the first response that is not one of
+ * those steps (the return's 303 to the back URL, or a page of a step that refused).
+ */
+export async function saveSetupCard(app: FastifyInstance, setupPath: string, fields: PayFields) {
+  const page = await app.inject(setupPath)
+  if (page.statusCode !== 200) return page
+  const cookie = cookiesOf(page)
+  const started = await app.inject({
+    method: 'POST',
+    url: setupPath,
+    headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+    payload: new URLSearchParams({ _csrf: csrfTokenOf(page.body) }).toString(),
+  })
+  const location = started.headers.location
+  if (started.statusCode !== 303 || typeof location !== 'string' || !location.includes('/sandbox/checkout/'))
+    return started
+  const entered = await enterCard(app, location, fields)
+  const back = returnUrlOf(entered)
+  if (entered.statusCode !== 200 || !back) return entered
+  return app.inject({ method: 'GET', url: pathOf(back), headers: { cookie } })
+}

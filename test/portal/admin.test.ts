@@ -1,6 +1,6 @@
 // The merchant's side of portals, the checkout-setup page and where portal buyers return.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { cookiesOf, csrfTokenOf, GOOD_CARD, openPaymentPage, submitPayment } from '../helpers/buyer.js'
+import { GOOD_CARD, openPaymentPage, saveSetupCard, submitPayment } from '../helpers/buyer.js'
 import { createTestContext, PUBLIC_URL, type TestContext } from '../helpers/context.js'
 import { api, createMerchant, createProduct, createProject, type TestMerchant } from '../helpers/factories.js'
 
@@ -171,26 +171,20 @@ async function setupUrl(backUrl = 'https://portal.example/billing?tab=card') {
   return new URL(res.json().response).pathname
 }
 
-async function submitSetup(path: string, fields: Record<string, string>) {
-  const page = await ctx.app.inject(path)
-  return ctx.app.inject({
-    method: 'POST',
-    url: path,
-    headers: { cookie: cookiesOf(page), 'content-type': 'application/x-www-form-urlencoded' },
-    payload: new URLSearchParams({ _csrf: csrfTokenOf(page.body), ...fields }).toString(),
-  })
-}
+const submitSetup = (path: string, fields: Record<string, string>) => saveSetupCard(ctx.app, path, fields)
 
 const CARD = { card_number: '4242 4242 4242 4242', card_exp: '09/31', card_cvc: '123' }
 
 describe('the checkout-setup page', () => {
-  it('shows a labelled card form allowed to return to the back URL', async () => {
+  it('says what will be saved and sends the portal to the provider’s page for the card — no card field', async () => {
     const path = await setupUrl()
     const page = await ctx.app.inject(path)
     expect(page.statusCode).toBe(200)
     expect(page.body).toContain('Save a payment method')
-    expect(page.body).toMatch(/id="card_number"[^>]*autocomplete="cc-number"/)
-    expect(page.headers['content-security-policy']).toContain("form-action 'self' https://portal.example;")
+    expect(page.body).toContain('Continue to add a card')
+    expect(page.body).toContain('<strong>Sandbox</strong>, the payment provider')
+    expect(page.body).not.toMatch(/card_number|cc-number/)
+    expect(page.headers['content-security-policy']).toContain("form-action 'self';")
   })
 
   it('saves the card’s brand, last 4 and expiry, returns to the back URL, and the merchant reads it', async () => {
@@ -231,11 +225,20 @@ describe('the checkout-setup page', () => {
     const path = await setupUrl()
     const declined = await submitSetup(path, { ...CARD, card_number: '4000 0000 0000 0002' })
     expect(declined.statusCode).toBe(402)
-    expect(declined.body).toContain('Card declined.')
+    expect(declined.body).toContain('The card was not saved.')
+    expect(declined.body).toContain('The card was declined. (card_declined)')
+    // The sandbox's own page checks the card it is given.
     const invalid = await submitSetup(path, { ...CARD, card_exp: '00/30' })
     expect(invalid.statusCode).toBe(400)
     expect(invalid.body).toContain('The expiry month must be from 01 to 12.')
-    expect((await ctx.app.inject(path)).body).toContain('name="card_number"')
+    expect((await ctx.app.inject(path)).body).toContain('Continue to add a card')
+    expect(
+      await ctx.database.db
+        .selectFrom('payment_methods')
+        .selectAll()
+        .where('setup_id', '=', path.split('/').pop() as string)
+        .execute(),
+    ).toEqual([])
   })
 
   it('answers a NUL in the setup id or in a form field with a page naming it, and saves nothing', async () => {
@@ -249,7 +252,7 @@ describe('the checkout-setup page', () => {
     expect(res.statusCode).toBe(400)
     expect(res.body).toContain('holds a NUL character (in card_name)')
     expect(await ctx.database.db.selectFrom('payment_methods').select('id').execute()).toEqual(before)
-    expect((await ctx.app.inject(path)).body).toContain('name="card_number"')
+    expect((await ctx.app.inject(path)).body).toContain('Continue to add a card')
   })
 
   it('expires after a day and answers 404 for an unknown setup', async () => {
@@ -271,9 +274,8 @@ describe('paying a portal order', () => {
     const orderId = /ord_[0-9a-f]{24}/.exec(res.json().response)?.[0] as string
     const session = await openPaymentPage(ctx.app, orderId)
     expect(session.page.body).toContain('Pay $60.00')
-    expect(session.page.headers['content-security-policy']).toContain(
-      "form-action 'self' https://portal.example;",
-    )
+    // The form goes to paylinks, then to its provider's page; never straight to the portal.
+    expect(session.page.headers['content-security-policy']).toContain("form-action 'self';")
     const paid = await submitPayment(ctx.app, orderId, session, GOOD_CARD)
     expect(paid.statusCode).toBe(303)
     expect(paid.headers.location).toBe(`https://portal.example/return?x=1&order_id=${orderId}&status=paid`)
@@ -303,9 +305,7 @@ describe('paying a portal order with a successUrl', () => {
 
     const session = await openPaymentPage(ctx.app, orderId)
     expect(session.page.body).toContain(`href="${backUrl}"`)
-    expect(session.page.headers['content-security-policy']).toContain(
-      "form-action 'self' https://portal.example;",
-    )
+    expect(session.page.headers['content-security-policy']).toContain("form-action 'self';")
     const paid = await submitPayment(ctx.app, orderId, session, GOOD_CARD)
     expect(paid.statusCode).toBe(303)
     expect(paid.headers.location).toBe(`${successUrl}&order_id=${orderId}&status=paid`)
@@ -314,7 +314,7 @@ describe('paying a portal order with a successUrl', () => {
     expect(receipt.body).toContain(`href="${successUrl}&amp;order_id=${orderId}&amp;status=paid"`)
   })
 
-  it('allows the form to be sent on to successUrl’s origin when it differs from backUrl’s', async () => {
+  it('sends the buyer on to successUrl’s origin even when it differs from backUrl’s', async () => {
     const res = await portalCall('PUT', '/payment/url', {
       backUrl: 'https://portal.example/back',
       successUrl: 'https://billing.example/done',
@@ -322,9 +322,6 @@ describe('paying a portal order with a successUrl', () => {
     })
     const orderId = /ord_[0-9a-f]{24}/.exec(res.json().response)?.[0] as string
     const session = await openPaymentPage(ctx.app, orderId)
-    expect(session.page.headers['content-security-policy']).toContain(
-      "form-action 'self' https://billing.example;",
-    )
     const paid = await submitPayment(ctx.app, orderId, session, GOOD_CARD)
     expect(paid.headers.location).toBe(`https://billing.example/done?order_id=${orderId}&status=paid`)
   })
@@ -337,8 +334,8 @@ describe('a checkout setup without BackUrl', () => {
     const path = new URL(res.json().response).pathname
     const setupId = path.split('/').pop() as string
     const done = await submitSetup(path, CARD)
-    expect(done.statusCode).toBe(303)
-    expect(done.headers.location).toBe(`${PUBLIC_URL}/setup/${setupId}`)
+    expect(done.statusCode).toBe(200)
+    expect(done.body).toContain('<h1>Payment method saved</h1>')
     const page = await ctx.app.inject(path)
     expect(page.statusCode).toBe(200)
     expect(page.body).toContain('<h1>Payment method saved</h1>')

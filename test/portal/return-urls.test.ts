@@ -3,14 +3,7 @@
 // `location.href + "?complete=true"`, so a URL may hold a second `?`, and it searches the URL it comes
 // back to for `complete=true`.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import {
-  cookiesOf,
-  csrfTokenOf,
-  GOOD_CARD,
-  openPaylink,
-  openPaymentPage,
-  submitPayment,
-} from '../helpers/buyer.js'
+import { GOOD_CARD, openPaylink, openPaymentPage, saveSetupCard, submitPayment } from '../helpers/buyer.js'
 import { createTestContext, type TestContext } from '../helpers/context.js'
 import {
   api,
@@ -62,17 +55,10 @@ async function savedRedirect(backUrl: string): Promise<{ setupId: string; locati
   const res = await portalCall('GET', `/payment/chechoutsetupurl?BackUrl=${encodeURIComponent(backUrl)}`)
   expect(res.statusCode).toBe(200)
   const path = new URL(res.json().response).pathname
-  const page = await ctx.app.inject(path)
-  const saved = await ctx.app.inject({
-    method: 'POST',
-    url: path,
-    headers: { cookie: cookiesOf(page), 'content-type': 'application/x-www-form-urlencoded' },
-    payload: new URLSearchParams({
-      _csrf: csrfTokenOf(page.body),
-      card_number: '4242 4242 4242 4242',
-      card_exp: '09/31',
-      card_cvc: '123',
-    }).toString(),
+  const saved = await saveSetupCard(ctx.app, path, {
+    card_number: '4242 4242 4242 4242',
+    card_exp: '09/31',
+    card_cvc: '123',
   })
   expect(saved.statusCode).toBe(303)
   return { setupId: path.split('/').pop() as string, location: saved.headers.location }

@@ -63,7 +63,10 @@ describe('POST /webhooks', () => {
       'url: resolves to 127.0.0.1, a private, loopback or link-local address',
     ],
     [{ ...body, url: 'https://user:pw@example.com/x' }, 'url: must not carry credentials'],
-    [{ ...body, events: ['order.refunded'] }, 'events[0]: order.refunded is not an event type; use one of'],
+    [
+      { ...body, events: ['order.teleported'] },
+      'events[0]: order.teleported is not an event type; use one of',
+    ],
     [{ ...body, events: [] }, 'events: must contain 1 to 20 items'],
     [{ url: body.url }, 'events: is required'],
   ])('rejects %j', async (input, message) => {

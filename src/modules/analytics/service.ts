@@ -204,8 +204,8 @@ export class AnalyticsService {
         from visits where ${scopeColumn} = ${scope.id} and ${between('visited_at', range)}`)
       parts.push(sql`
         select ${rawKey} as key, ${range.label} as label, currency, 0, 0, 1,
-               case when payment_id is not null then 1 else 0 end,
-               case when payment_id is not null then total_amount else 0 end,
+               case when paid_at is not null then 1 else 0 end,
+               case when paid_at is not null then total_amount else 0 end,
                amount_refunded
         from orders
         where ${scopeColumn} = ${scope.id} and paylink_id is not null and ${between('created_at', range)}`)

@@ -43,19 +43,22 @@ export async function setupPages(
   const expired = (reply: FastifyReply) =>
     message(reply, 410, { heading: 'This page has expired', text: 'Ask for a new checkout setup link.' })
   /** Saved: back to the portal when it gave a back URL, else our own "saved" page naming the card. */
-  const done = async (reply: FastifyReply, setup: SetupPage) => {
-    if (setup.back_url)
-      return reply.redirect(appendParams(setup.back_url, { setup_id: setup.id, status: 'saved' }), 303)
+  /**
+   * Saved: on the return, back to the portal when it gave a back URL; else, and on the page itself later,
+   * our own "saved" page naming the card (with the way back to the portal, if any).
+   */
+  const done = async (reply: FastifyReply, setup: SetupPage, returning = false) => {
+    const back = setup.back_url ? appendParams(setup.back_url, { setup_id: setup.id, status: 'saved' }) : null
+    if (back && returning) return reply.redirect(back, 303)
     const method = await portals.savedMethod(setup.id)
+    const brand = method ? `${method.card_brand.charAt(0).toUpperCase()}${method.card_brand.slice(1)}` : ''
     return sendPage(reply, 'setup-saved', {
       title: `Payment method saved — ${setup.portal_name}`,
       merchantName: setup.merchant_name,
       projectName: setup.project_name,
       portalName: setup.portal_name,
-      card: method
-        ? `${method.card_brand.charAt(0).toUpperCase()}${method.card_brand.slice(1)} ending in ${method.card_last4}`
-        : null,
-      continueUrl: null,
+      card: method ? `${brand} ending in ${method.card_last4}` : null,
+      continueUrl: back,
     })
   }
 
@@ -133,7 +136,7 @@ export async function setupPages(
         case 'redirect':
           return reply.redirect(result.url, 303)
         case 'completed':
-          return done(reply, result.setup)
+          return done(reply, result.setup, true)
         case 'expired':
           return expired(reply)
         case 'not_found':
@@ -178,7 +181,7 @@ export async function setupPages(
       const result = await portals.refreshSetup(request.params.setup_id)
       if (!result) return notFound(reply)
       const { setup, snapshot } = result
-      if (setup.status === 'completed') return done(reply, setup)
+      if (setup.status === 'completed') return done(reply, setup, true)
       if (snapshot?.status === 'failed') {
         return render(
           reply,

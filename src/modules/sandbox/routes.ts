@@ -7,8 +7,10 @@ import rateLimit from '@fastify/rate-limit'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyError, FastifyReply } from 'fastify'
 import { Type } from 'typebox'
+import { AppError } from '../../lib/errors.js'
 import { originOf, sendPage } from '../../lib/html.js'
 import { formatMoney } from '../../lib/money.js'
+import { NUL_RULE } from '../../lib/nul.js'
 import type { SandboxSessionRow } from '../../lib/schema.js'
 import { installationSecret } from '../../lib/secrets.js'
 import type { Services } from '../../services.js'
@@ -65,6 +67,14 @@ export const sandboxRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
     if (status === 403 && error.code?.startsWith('FST_CSRF'))
       return message(reply, 403, 'This form has expired', 'Go back, reload the page and try again.')
     if (status === 429) return message(reply, 429, 'Too many requests', 'Please wait a minute and try again.')
+    if (error instanceof AppError && error.details?.rule === NUL_RULE) {
+      return message(
+        reply,
+        400,
+        'Bad request',
+        `The link or form holds a NUL character (in ${String(error.details.field)}), which no card field can contain.`,
+      )
+    }
     if (status < 500) return message(reply, status, 'Bad request', 'The request could not be understood.')
     return message(reply, 500, 'Something went wrong', `No card was charged. Reference: ${request.id}`)
   })
