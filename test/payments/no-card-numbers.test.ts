@@ -6,8 +6,8 @@ import { sql } from 'kysely'
 import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildApp } from '../../src/app.js'
-import { createServices } from '../../src/services.js'
 import { TEST_CARDS } from '../../src/modules/sandbox/cards.js'
+import { createServices } from '../../src/services.js'
 import {
   answerChallenge,
   card,
