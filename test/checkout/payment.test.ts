@@ -25,6 +25,7 @@ import {
   createProject,
   type TestMerchant,
 } from '../helpers/factories.js'
+import { eventsOf as webhookEventsOf } from '../helpers/payments.js'
 
 let ctx: TestContext
 let merchant: TestMerchant
@@ -57,21 +58,7 @@ async function newOrder(query = '') {
   return orderId
 }
 
-/** The types of the webhook events announced about one order, in the order they were written. */
-async function eventsOf(orderId: string): Promise<string[]> {
-  const rows = await ctx.database.db
-    .selectFrom('events')
-    .select(['type', 'payload'])
-    .orderBy('created_at')
-    .orderBy('id')
-    .execute()
-  return rows
-    .filter((r) => {
-      const data = (r.payload as { data?: { id?: string; order?: { id?: string } } }).data
-      return data?.id === orderId || data?.order?.id === orderId
-    })
-    .map((r) => r.type)
-}
+const eventsOf = (orderId: string) => webhookEventsOf(ctx, orderId)
 
 const paymentsOf = (orderId: string) =>
   ctx.database.db

@@ -43,6 +43,20 @@ export function lockPayment(db: Executor, id: string): Promise<PaymentRow | unde
   return db.selectFrom('payments').selectAll().where('id', '=', id).forUpdate().executeTakeFirst()
 }
 
+/** A payment of an order, as the buyer's return names them (a payment of another order is none). */
+export function paymentOfOrder(
+  db: Executor,
+  orderId: string,
+  paymentId: string,
+): Promise<PaymentRow | undefined> {
+  return db
+    .selectFrom('payments')
+    .selectAll()
+    .where('id', '=', paymentId)
+    .where('order_id', '=', orderId)
+    .executeTakeFirst()
+}
+
 export function openPaymentOf(db: Executor, orderId: string): Promise<PaymentRow | undefined> {
   return db
     .selectFrom('payments')

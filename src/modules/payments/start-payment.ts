@@ -201,12 +201,7 @@ export async function refreshPayment(
   orderId: string,
   paymentId: string,
 ): Promise<PaymentRow | undefined> {
-  const payment = await deps.db
-    .selectFrom('payments')
-    .selectAll()
-    .where('id', '=', paymentId)
-    .where('order_id', '=', orderId)
-    .executeTakeFirst()
+  const payment = await repo.paymentOfOrder(deps.db, orderId, paymentId)
   if (!payment || !repo.isOpen(payment.status) || !payment.provider_ref) return payment
   const bound = await deps.accounts.byId(deps.db, payment.provider_account_id as string)
   if (!bound) return payment
@@ -243,12 +238,7 @@ export async function cancelPayment(
   orderId: string,
   paymentId: string,
 ): Promise<PaymentRow | undefined> {
-  const payment = await deps.db
-    .selectFrom('payments')
-    .selectAll()
-    .where('id', '=', paymentId)
-    .where('order_id', '=', orderId)
-    .executeTakeFirst()
+  const payment = await repo.paymentOfOrder(deps.db, orderId, paymentId)
   if (!payment || !repo.isOpen(payment.status) || !payment.provider_ref) return payment
   return cancelAtProvider(deps, payment)
 }
