@@ -45,6 +45,30 @@
     })
   }
 
+  // The refund form: a dialog names the amount instead of the confirmation page the server shows without
+  // this script. A second click sends nothing more (the form's idempotency key would refund once anyway).
+  for (const form of $$('form[data-refund-form]')) {
+    form.addEventListener('submit', (event) => {
+      if (form.dataset.sent) {
+        event.preventDefault()
+        return
+      }
+      const amount = form.elements.amount.value.trim()
+      const what = amount ? `${amount} ${form.dataset.currency}` : 'everything that is left'
+      if (!window.confirm(`Refund ${what} to the buyer? A refund cannot be undone.`)) {
+        event.preventDefault()
+        return
+      }
+      form.querySelector('[data-refund-confirm]').value = 'yes'
+      form.dataset.sent = 'yes'
+    })
+    // Back from the next page, the form may be sent again (with the same key).
+    window.addEventListener('pageshow', () => {
+      delete form.dataset.sent
+      form.querySelector('[data-refund-confirm]').value = ''
+    })
+  }
+
   // Times in the reader's time zone; the UTC time the server wrote stays as the tooltip.
   const localTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' })
   for (const time of $$('time[datetime]')) {
@@ -126,15 +150,35 @@
         },
       },
     }),
+    // Per currency: revenue and refunds as bars side by side, net revenue as a line over them.
     revenue: (s) => ({
       type: 'bar',
       data: {
         labels: s.labels,
-        datasets: s.revenue.map((r, i) => ({
-          label: r.currency,
-          data: r.values,
-          backgroundColor: palette[(i + 2) % palette.length],
-        })),
+        datasets: s.revenue.flatMap((r, i) => [
+          {
+            type: 'bar',
+            label: `${r.currency} revenue`,
+            data: r.values,
+            backgroundColor: palette[(2 * i + 2) % palette.length],
+            stack: `${r.currency} revenue`,
+          },
+          {
+            type: 'bar',
+            label: `${r.currency} refunded`,
+            data: s.refunded[i].values,
+            backgroundColor: '#d92d20',
+            stack: `${r.currency} refunded`,
+          },
+          {
+            type: 'line',
+            label: `${r.currency} net revenue`,
+            data: s.net[i].values,
+            borderColor: palette[(2 * i + 3) % palette.length],
+            backgroundColor: palette[(2 * i + 3) % palette.length],
+            tension: 0.25,
+          },
+        ]),
       },
       options: { interaction: { mode: 'index', intersect: false }, scales: { y: { beginAtZero: true } } },
     }),

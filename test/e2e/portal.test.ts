@@ -7,10 +7,18 @@
 // with `window.location.href.includes("complete=true")` (PaymentStore.walletInit).
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
-import type { Browser, Page } from 'playwright-core'
+import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { api, createMerchant, createProduct, createProject, type TestMerchant } from '../helpers/factories.js'
-import { type LiveApp, launchBrowser, screenshot, startLiveApp } from './browser.js'
+import {
+  collectPageErrors,
+  continueToProvider,
+  enterCard,
+  type LiveApp,
+  launchBrowser,
+  screenshot,
+  startLiveApp,
+} from './browser.js'
 
 let live: LiveApp
 let browser: Browser
@@ -100,12 +108,6 @@ afterAll(async () => {
   await new Promise((resolve) => portalServer?.close(resolve))
 })
 
-async function fillCard(page: Page) {
-  await page.getByLabel('Card number').fill('4242 4242 4242 4242')
-  await page.getByLabel('Expiry (MM/YY)').fill('10/33')
-  await page.getByLabel('Security code').fill('321')
-}
-
 describe('portal pages in the browser', () => {
   it('saves a payment method on the checkout-setup page and returns to BackUrl', async () => {
     const backUrl = `${portalUrl}/billing/return`
@@ -115,9 +117,15 @@ describe('portal pages in the browser', () => {
     )
     const setupUrl = (await res.json()).response
     const page = await browser.newPage()
+    const errors = collectPageErrors(page)
     await page.goto(setupUrl)
     await screenshot(page, 'checkout-setup')
-    await fillCard(page)
+    // The card is entered on the provider's page, not on paylinks'.
+    expect(await page.getByLabel('Card number').count()).toBe(0)
+    await page.getByRole('button', { name: 'Continue to add a card' }).click()
+    await page.waitForURL(/\/sandbox\/checkout\/sbx_cs_[0-9a-f]{24}$/)
+    await enterCard(page, '4242 4242 4242 4242', '10/33', '321')
+    await screenshot(page, 'checkout-setup-sandbox')
     await page.getByRole('button', { name: 'Save card' }).click()
     await page.waitForURL(`${portalUrl}/**`)
     expect(await page.locator('h1').textContent()).toBe('Back at the portal')
@@ -129,6 +137,7 @@ describe('portal pages in the browser', () => {
       card_exp_month: 10,
       card_exp_year: 2033,
     })
+    expect(errors).toEqual([])
     await page.close()
   })
 
@@ -141,10 +150,11 @@ describe('portal pages in the browser', () => {
     })
     const paymentUrl = (await res.json()).response
     const page = await browser.newPage()
+    const errors = collectPageErrors(page)
     await page.goto(paymentUrl)
     expect(await page.locator('h1').textContent()).toBe('Pay $24.00')
-    await page.getByLabel('Email').fill('admin@acme.cloud')
-    await fillCard(page)
+    await continueToProvider(page, 'admin@acme.cloud')
+    await enterCard(page, '4242 4242 4242 4242', '10/33', '321')
     await page.getByRole('button', { name: 'Pay $24.00' }).click()
     await page.waitForURL(`${portalUrl}/**`)
     const orderId = /ord_[0-9a-f]{24}/.exec(paymentUrl)?.[0]
@@ -156,6 +166,7 @@ describe('portal pages in the browser', () => {
       total_amount: 2400,
       buyer_email: 'admin@acme.cloud',
     })
+    expect(errors).toEqual([])
     await page.close()
   })
 

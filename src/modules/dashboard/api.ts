@@ -64,12 +64,17 @@ export class AdminClient {
     private readonly requestId: string,
   ) {}
 
-  async call<T>(method: HTTPMethods, path: string, options: { query?: Query; body?: unknown } = {}) {
+  async call<T>(
+    method: HTTPMethods,
+    path: string,
+    options: { query?: Query; body?: unknown; headers?: Record<string, string> } = {},
+  ) {
     const response = await this.app.inject({
       method,
       url: ADMIN_PREFIX + path,
       query: compact(options.query),
       headers: {
+        ...options.headers,
         ...this.credential.header(this.merchantId),
         'x-request-id': this.requestId,
         ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),

@@ -1,20 +1,10 @@
-// Dashboard pages of what happens around the links: orders, portals and their keys, webhook endpoints
-// with their delivery log, and the merchant's API keys.
+// Dashboard pages of what happens around the links: portals and their keys, webhook endpoints with their
+// delivery log, and the merchant's API keys.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { EVENT_TYPES } from '../webhooks/events.js'
-import {
-  ApiFailure,
-  allOf,
-  type List,
-  listProjects,
-  type PaylinkJson,
-  projectIfAny,
-  unlessNotFound,
-} from './api.js'
+import { ApiFailure, allOf, type List, listProjects, projectIfAny } from './api.js'
 import { type Form, failed, many, offsetOf, one, PAGE_SIZE, pager } from './form.js'
 import type { PageKit } from './routes.js'
-
-const ORDER_STATUSES = ['created', 'paid', 'partially_refunded', 'refunded', 'disputed', 'expired'] as const
 
 interface PortalJson {
   id: string
@@ -30,64 +20,6 @@ interface WebhookJson {
 
 export async function operationsPages(app: FastifyInstance, kit: PageKit): Promise<void> {
   const { render, done } = kit
-
-  // Orders
-
-  app.get<{ Querystring: Record<string, string> }>('/orders', async (request, reply) => {
-    const query = request.query
-    const filters = {
-      project_id: query.project_id?.trim() || undefined,
-      paylink_id: query.paylink_id?.trim() || undefined,
-      status: query.status?.trim() || undefined,
-    }
-    const offset = offsetOf(query.offset)
-    const [projects, result] = await Promise.all([
-      listProjects(request.admin),
-      request.admin.call<List<'orders', Record<string, unknown>>>('GET', '/orders', {
-        query: { ...filters, offset, limit: PAGE_SIZE },
-      }),
-    ])
-    // A project that is not (or no longer) there filters to nothing rather than failing the page.
-    const paylinks = filters.project_id
-      ? await unlessNotFound(
-          allOf<'paylinks', PaylinkJson>(
-            request.admin,
-            `/paylinks/project/${encodeURIComponent(filters.project_id)}`,
-            'paylinks',
-          ).then((list) => list.paylinks),
-          [],
-        )
-      : []
-    const filterQuery = new URLSearchParams(
-      Object.entries(filters).filter((e): e is [string, string] => Boolean(e[1])),
-    ).toString()
-    return render(
-      request,
-      reply,
-      'orders',
-      {
-        title: 'Orders',
-        nav: 'orders',
-        projects: projects.projects,
-        paylinks,
-        statuses: ORDER_STATUSES,
-        filters,
-        filterQuery: filterQuery ? `&${filterQuery}` : '',
-        orders: result.ok ? result.body.orders : [],
-        page: pager(result.ok ? result.body.total : 0, offset),
-        ...(result.ok ? { errors: {} } : failed(result.error)),
-      },
-      result.ok ? 200 : result.status,
-    )
-  })
-
-  app.get<{ Params: { id: string } }>('/orders/:id', async (request, reply) => {
-    const order = await request.admin.get<{ id: string; project_id: string; paylink_id: string | null }>(
-      `/orders/${encodeURIComponent(request.params.id)}`,
-    )
-    const project = await projectIfAny(request.admin, order.project_id)
-    return render(request, reply, 'order', { title: `Order ${order.id}`, nav: 'orders', order, project })
-  })
 
   // Portals and their keys
 

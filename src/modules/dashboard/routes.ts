@@ -19,6 +19,7 @@ import { accountPages } from './account.js'
 import { AdminClient, ApiFailure, NotFoundError } from './api.js'
 import { catalogPages } from './catalog.js'
 import { operationsPages } from './operations.js'
+import { orderPages } from './orders.js'
 import { paylinkPages } from './paylinks.js'
 import { CHART_SCRIPT, fmt, NOTICES, type Notice } from './view.js'
 
@@ -264,6 +265,7 @@ export const dashboardPages: FastifyPluginAsync<{
 
   await catalogPages(app, kit)
   await paylinkPages(app, kit)
+  await orderPages(app, kit)
   await operationsPages(app, kit)
   await accountPages(app, kit)
 }

@@ -1,5 +1,6 @@
 // How a paylink or a project sells over a period a person chooses: visits and paid orders per day,
-// conversion, revenue, top countries, referrers and UTM tags (and a project's top paylinks).
+// conversion, revenue, refunds and net revenue, top countries, referrers and UTM tags (and a project's
+// top paylinks).
 import { toDecimalString } from '../../lib/money.js'
 import { DAY_MS } from '../../lib/time.js'
 import { type Figures, localDate, localDayStart, MAX_PERIOD_DAYS } from '../analytics/service.js'
@@ -131,19 +132,26 @@ export async function readStats(
         )
       : undefined,
   ])
-  const currencies = [...new Set(byDate.top.flatMap((d) => d.revenue.map((r) => r.currency)))].sort()
+  const currencies = [
+    ...new Set(byDate.top.flatMap((d) => [...d.revenue, ...d.refunded].map((r) => r.currency))),
+  ].sort()
+  // One series per currency and figure, a value per day (0 where the day has none).
+  const perCurrency = (figure: 'revenue' | 'refunded' | 'net_revenue') =>
+    currencies.map((currency) => ({
+      currency,
+      values: byDate.top.map((d) => {
+        const money = d[figure].find((r) => r.currency === currency)
+        return money ? major(money) : 0
+      }),
+    }))
   const daily = {
     labels: byDate.top.map((d) => d.date),
     visits: byDate.top.map((d) => d.visits),
     visitors: byDate.top.map((d) => d.unique_visitors),
     paid: byDate.top.map((d) => d.paid_orders),
-    revenue: currencies.map((currency) => ({
-      currency,
-      values: byDate.top.map((d) => {
-        const money = d.revenue.find((r) => r.currency === currency)
-        return money ? major(money) : 0
-      }),
-    })),
+    revenue: perCurrency('revenue'),
+    refunded: perCurrency('refunded'),
+    net: perCurrency('net_revenue'),
   }
   const top: Record<string, TopRow[]> = {
     ...(paylinks

@@ -25,6 +25,10 @@ export const NOTICES = {
   password_changed: 'Password changed. Every other browser signed in as you has been signed out.',
   sessions_revoked: 'Signed out.',
   api_key_revoked: 'API key revoked: requests with it now get 401.',
+  refund_created:
+    'Refund sent to the provider. It is pending until the provider confirms it, which takes a few seconds; reload to see it settle.',
+  dispute_simulated:
+    'Sent to the sandbox. It reports the dispute’s outcome to paylinks with a signed event in a few seconds; reload to see it.',
 } as const
 export type Notice = keyof typeof NOTICES
 
@@ -48,6 +52,10 @@ export const fmt = {
   seconds(ts: { seconds: number } | null | undefined): string {
     return ts ? fmt.time(new Date(ts.seconds * 1000).toISOString()) : '—'
   },
+  /** A status as people read it: partially_refunded → partially refunded. */
+  status(status: string): string {
+    return status.replaceAll('_', ' ')
+  },
   percent(ratio: number): string {
     return `${(ratio * 100).toFixed(ratio > 0 && ratio < 0.1 ? 1 : 0)}%`
   },
@@ -56,6 +64,24 @@ export const fmt = {
   },
   revenue(list: { currency: string; amount: number }[]): string {
     return list.length ? list.map((r) => fmt.money(r.amount, r.currency)).join(' · ') : '—'
+  },
+  /**
+   * Net revenue of figures: the API leaves zero amounts out, so a currency that earned and was refunded
+   * in full shows as 0 rather than as nothing.
+   */
+  net(figures: {
+    revenue: { currency: string; amount: number }[]
+    net_revenue: { currency: string; amount: number }[]
+  }): string {
+    const currencies = [
+      ...new Set([...figures.revenue, ...figures.net_revenue].map((m) => m.currency)),
+    ].sort()
+    return fmt.revenue(
+      currencies.map((currency) => ({
+        currency,
+        amount: figures.net_revenue.find((m) => m.currency === currency)?.amount ?? 0,
+      })),
+    )
   },
   /**
    * A coarse label of a user agent, such as "Chrome on Linux", for a list of signed-in browsers; the page

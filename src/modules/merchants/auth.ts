@@ -1,5 +1,6 @@
-// Bearer authentication of the admin API: every route under it gets `request.merchantId`. The dashboard
-// calls the same API in-process (app.inject) for its signed-in user, with a per-process credential.
+// Bearer authentication of the admin API: every route under it gets `request.merchantId`, and
+// `request.caller`, which says who is asking. The dashboard calls the same API in-process (app.inject)
+// for its signed-in user, with a per-process credential.
 import { randomBytes, timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { AppError } from '../../lib/errors.js'
@@ -9,8 +10,15 @@ declare module 'fastify' {
   interface FastifyRequest {
     merchantId: string
     apiKeyId: string
+    /**
+     * Who sent the request: a client with an API key, or the dashboard (the only holder of the in-process
+     * credential). Records that keep where they came from, such as refunds, take it from here.
+     */
+    caller: Caller
   }
 }
+
+export type Caller = 'api' | 'dashboard'
 
 /** The token of `Authorization: Bearer <token>`, or undefined. */
 export function bearerToken(request: FastifyRequest): string | undefined {
@@ -21,7 +29,7 @@ export function bearerToken(request: FastifyRequest): string | undefined {
 }
 
 /**
- * The credential of in-process calls: a random secret that exists only in this process's memory (it is
+ * The credential of the dashboard's in-process calls: a random secret that exists only in this process's memory (it is
  * never sent over a socket, logged or stored), presented with the merchant the caller acts for.
  */
 export class InternalCredential {
@@ -49,6 +57,7 @@ export function requireMerchantKey(
 ): void {
   app.decorateRequest('merchantId', '')
   app.decorateRequest('apiKeyId', '')
+  app.decorateRequest('caller', 'api')
   app.addHook('onRequest', async (request) => {
     const inProcess = request.headers[InternalCredential.HEADER]
     if (inProcess !== undefined) {
@@ -56,6 +65,7 @@ export function requireMerchantKey(
         internal && typeof inProcess === 'string' ? internal.merchantOf(inProcess) : undefined
       if (!merchantId) throw new AppError('unauthorized', 'invalid in-process credential')
       request.merchantId = merchantId
+      request.caller = 'dashboard'
       return
     }
     const header = request.headers.authorization

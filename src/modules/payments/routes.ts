@@ -79,7 +79,12 @@ export const refundRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
     async (request, reply) => {
       const { body } = request
       const run = async () => {
-        const refund = await payments.refund(request.merchantId, request.params.order_id, body, 'api')
+        const refund = await payments.refund(
+          request.merchantId,
+          request.params.order_id,
+          body,
+          request.caller,
+        )
         return { status: 201, body: refundView(refund) }
       }
       const key = request.headers['idempotency-key']
