@@ -178,7 +178,9 @@ describe('portal pages in the browser', () => {
     await page.locator('#go[data-ready="true"]').click()
     await page.waitForURL(`${live.baseUrl}/setup/**`)
     const setupId = /cs_[0-9a-f]{24}/.exec(page.url())?.[0]
-    await fillCard(page)
+    await page.getByRole('button', { name: 'Continue to add a card' }).click()
+    await page.waitForURL(/\/sandbox\/checkout\/sbx_cs_[0-9a-f]{24}$/)
+    await enterCard(page, '4242 4242 4242 4242')
     await page.getByRole('button', { name: 'Save card' }).click()
     await page.waitForURL(`${portalUrl}/**`)
     expect(page.url()).toBe(`${start}?complete=true&setup_id=${setupId}&status=saved`)
@@ -205,8 +207,8 @@ describe('portal pages in the browser', () => {
     expect(await page.locator('h1').textContent()).toBe('Pay $45.00')
     // The way back is the client's URL as it gave it.
     expect(await page.getByRole('link', { name: 'Cancel and go back' }).getAttribute('href')).toBe(backUrl)
-    await page.getByLabel('Email').fill('admin@acme.cloud')
-    await fillCard(page)
+    await continueToProvider(page, 'admin@acme.cloud')
+    await enterCard(page, '4242 4242 4242 4242')
     await page.getByRole('button', { name: 'Pay $45.00' }).click()
     await page.waitForURL(`${portalUrl}/**`)
     expect(page.url()).toBe(`${backUrl}&order_id=${orderId}&status=paid`)

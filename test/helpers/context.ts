@@ -21,9 +21,9 @@ export interface TestContext {
   close(): Promise<void>
 }
 
-export async function openTestDatabase(): Promise<{ database: Database; drop(): Promise<void> }> {
+export async function openTestDatabase(poolSize = 5): Promise<{ database: Database; drop(): Promise<void> }> {
   const { url, drop } = await createTestDatabase()
-  const database = await openDatabase({ databaseUrl: url, poolSize: 5 })
+  const database = await openDatabase({ databaseUrl: url, poolSize })
   return {
     database,
     drop: async () => {
@@ -40,9 +40,11 @@ export async function createTestContext(
     clock?: Clock
     start?: Date
     providers?: ServiceOptions['providers']
+    /** Connections of the app's pool (5): one shows a use of a second connection inside a transaction. */
+    poolSize?: number
   } = {},
 ): Promise<TestContext> {
-  const { database, drop } = await openTestDatabase()
+  const { database, drop } = await openTestDatabase(options.poolSize)
   await migrateToLatest(database)
   const config = loadConfig({
     PUBLIC_URL,

@@ -1,7 +1,6 @@
-// A merchant's first payment, in a process that has not yet read the sandbox's signing key. On the
-// embedded database (PGlite: one session) this deadlocks today: startPayment's transaction makes the
-// sandbox account, whose webhook secret reads the installation secret through the sandbox's own `db`,
-// which waits for the session the transaction holds. Every later request of the process waits too.
+// A merchant's first payment makes its sandbox account, which needs the sandbox's signing key. Nothing
+// of that may take a second connection while the payment's transaction holds one: with every connection
+// of the pool in such transactions, each would wait for another forever. A pool of one shows it.
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { createTestContext, type TestContext } from '../helpers/context.js'
 import { createMerchant, createPaylink, createProduct, createProject } from '../helpers/factories.js'
@@ -9,11 +8,11 @@ import { paidOrder } from '../helpers/payments.js'
 
 let ctx: TestContext
 beforeAll(async () => {
-  ctx = await createTestContext()
+  ctx = await createTestContext({ poolSize: 1 })
 })
 afterAll(() => ctx.close())
 
-it('pays the first order of a new merchant without waiting forever on the database', async () => {
+it('pays the first order of a new merchant on a pool of one connection', async () => {
   const merchant = await createMerchant(ctx.services)
   const project = await createProject(ctx.app, merchant)
   const product = await createProduct(ctx.app, merchant, project.id)

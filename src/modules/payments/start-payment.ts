@@ -60,6 +60,15 @@ export async function startPayment(deps: PaymentDeps, orderId: string, email: st
     | { kind: 'closed'; status: OrderStatus }
     | { kind: 'not_found' }
     | { kind: 'refused'; message: string }
+  // The provider account is found (and, on a merchant's first payment, made) before the transaction:
+  // inside it, a second connection of the pool would be needed while the transaction holds one.
+  const project = await deps.db
+    .selectFrom('orders')
+    .select('project_id')
+    .where('id', '=', orderId)
+    .executeTakeFirst()
+  if (!project) return { kind: 'not_found' }
+  const bound = await deps.accounts.forProject(deps.db, project.project_id)
   let claim: Claim
   try {
     claim = await deps.db.transaction().execute(async (tx): Promise<Claim> => {
@@ -72,7 +81,6 @@ export async function startPayment(deps: PaymentDeps, orderId: string, email: st
         await deps.orders.expireOrder(tx, orderId, now)
         return { kind: 'closed', status: 'expired' }
       }
-      const bound = await deps.accounts.forProject(tx, order.project_id)
       const problem = bound.provider.amountProblem(order.total_amount, order.currency)
       if (problem) return { kind: 'refused', message: problem }
       await tx
