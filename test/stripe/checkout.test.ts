@@ -1,6 +1,7 @@
 // Paying a Stripe project's order through Checkout, against the Stripe double: what paylinks sends to
 // Stripe, the buyer's return looked up before the receipt, a decline and a cancel, an asynchronous bank
 // debit, the expiry of an order racing its completion, and Stripe's currency rules.
+import Stripe from 'stripe'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { STRIPE_API_VERSION } from '../../src/lib/stripe-version.js'
 import { closeDueSessions } from '../../src/modules/payments/reconcile.js'
@@ -402,29 +403,46 @@ describe('Stripe’s events', () => {
     expect(await webhookEvents(orderId)).toEqual(['order.created', 'order.paid'])
   })
 
-  it('refuses an event whose signature does not verify, and stores nothing', async () => {
+  const forged = JSON.stringify({
+    id: 'evt_forged',
+    object: 'event',
+    type: 'checkout.session.completed',
+    data: { object: {} },
+  })
+  const now = () => Math.floor(Date.now() / 1000)
+  it.each([
+    [
+      'a signature made with another secret',
+      () =>
+        Stripe.webhooks.generateTestHeaderString({
+          payload: forged,
+          secret: 'whsec_not_the_endpoints_secret',
+        }),
+      'no signature matches the body: the saved signing secret is not this endpoint’s, or the body was changed on the way',
+    ],
+    [
+      'a signature ten minutes old',
+      () =>
+        Stripe.webhooks.generateTestHeaderString({
+          payload: forged,
+          secret: shop.stripe.webhookSecret,
+          timestamp: now() - 600,
+        }),
+      'the signature is older than 5 minutes (a replayed event?)',
+    ],
+    ['a header that is no signature', () => 'sha256=abc', 'the header is not a Stripe signature (t=…,v1=…)'],
+    [`no header`, () => undefined, 'the header is missing'],
+  ])('refuses an event with %s with a 400, and stores nothing', async (_what, signature, problem) => {
     const before = await world.database.db.selectFrom('provider_events').select('id').execute()
-    const body = JSON.stringify({
-      id: 'evt_forged',
-      object: 'event',
-      type: 'checkout.session.completed',
-      data: { object: {} },
-    })
+    const header = signature()
     const res = await world.app.inject({
       method: 'POST',
       url: `/providers/${shop.accountId}/events`,
-      headers: {
-        'content-type': 'application/json',
-        'stripe-signature': `t=${Math.floor(Date.now() / 1000)},v1=${'0'.repeat(64)}`,
-      },
-      payload: body,
+      headers: { 'content-type': 'application/json', ...(header ? { 'stripe-signature': header } : {}) },
+      payload: forged,
     })
     expect(res.statusCode).toBe(400)
-    expect(res.json()).toEqual({
-      code: 'invalid_signature',
-      message:
-        'Stripe-Signature: no signature matches the body: the saved signing secret is not this endpoint’s, or the body was changed on the way',
-    })
+    expect(res.json()).toEqual({ code: 'invalid_signature', message: `Stripe-Signature: ${problem}` })
     expect(await world.database.db.selectFrom('provider_events').select('id').execute()).toEqual(before)
   })
 
@@ -469,5 +487,63 @@ describe('Stripe’s events', () => {
       'order.refunded',
       'refund.succeeded',
     ])
+  })
+})
+
+describe('a live key', () => {
+  it('takes live payments: the order and its payment say livemode, and no page shows the test badge', async () => {
+    const live = await stripeShop(world, { live: true })
+    const orderId = await openOrder(world, live)
+    const page = await world.app.inject(`/pay/${orderId}`)
+    expect(page.body).not.toContain('Test mode')
+    const checkout = await goToStripe(world, orderId)
+    expect(checkout.sessionId).toMatch(/^cs_live_/)
+    expect(world.double.requests({ method: 'POST', path: '/v1/checkout/sessions' }).at(-1)).toMatchObject({
+      apiKey: live.stripe.liveSecretKey,
+      livemode: true,
+    })
+    const paid = world.double.pay(checkout.sessionId as string) as { redirect: string }
+    const back = await comeBack(world, paid.redirect, checkout.cookie)
+    const receipt = await comeBack(world, back.headers.location as string, checkout.cookie)
+    expect(receipt.body).toContain('went through')
+    expect(receipt.body).not.toContain('Test mode')
+    await world.double.eventsSettled()
+    const order = await orderOf(world, live, orderId)
+    expect(order).toMatchObject({ status: 'paid', livemode: true, payments: [{ livemode: true }] })
+    // A test-mode event that reaches the live account's URL (endpoints mixed up at Stripe) is recorded, not
+    // applied, however well it is signed.
+    const intent = world.double.object(checkout.sessionId as string).payment_intent as string
+    const payload = JSON.stringify({
+      id: 'evt_test_mode_mixup',
+      object: 'event',
+      type: 'charge.dispute.created',
+      livemode: false,
+      data: {
+        object: {
+          id: 'dp_test_mode_mixup',
+          object: 'dispute',
+          amount: 1999,
+          currency: 'usd',
+          payment_intent: intent,
+          reason: 'fraudulent',
+          status: 'needs_response',
+          livemode: false,
+        },
+      },
+    })
+    const res = await world.app.inject({
+      method: 'POST',
+      url: `/providers/${live.accountId}/events`,
+      headers: {
+        'content-type': 'application/json',
+        'stripe-signature': Stripe.webhooks.generateTestHeaderString({
+          payload,
+          secret: live.stripe.webhookSecret,
+        }),
+      },
+      payload,
+    })
+    expect(res.json()).toEqual({ received: true, outcome: 'ignored' })
+    expect(await orderOf(world, live, orderId)).toMatchObject({ status: 'paid', disputes: [] })
   })
 })

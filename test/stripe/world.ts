@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify'
 import { inject } from 'vitest'
 import { buildApp } from '../../src/app.js'
 import { type Config, loadConfig } from '../../src/lib/config.js'
-import type { Database } from '../../src/lib/db.js'
+import { type Database, openDatabase } from '../../src/lib/db.js'
 import { createLogger } from '../../src/lib/logger.js'
 import { migrateToLatest } from '../../src/lib/migrate.js'
 import { ManualClock } from '../../src/lib/time.js'
@@ -38,18 +38,30 @@ export interface World {
   close(): Promise<void>
 }
 
-export async function startWorld(
-  options: { timeoutMs?: number; env?: Record<string, string>; masterKey?: string } = {},
-): Promise<World> {
-  const double = await startStripeDouble()
-  const { database, drop } = await openTestDatabase()
+export interface WorldOptions {
+  /** How long one Stripe call may take. */
+  timeoutMs?: number
+  env?: Record<string, string>
+  /** PAYLINKS_MASTER_KEY (a fresh key by default). */
+  masterKey?: string
+  /** A database to use (and keep) instead of a fresh one. */
+  databaseUrl?: string
+  /** A double to use (and keep running) instead of a fresh one. */
+  double?: StripeDouble
+}
+
+export async function startWorld(options: WorldOptions = {}): Promise<World> {
+  const double = options.double ?? (await startStripeDouble())
+  const own = options.databaseUrl ? undefined : await openTestDatabase()
+  const database =
+    own?.database ?? (await openDatabase({ databaseUrl: options.databaseUrl as string, poolSize: 5 }))
   await migrateToLatest(database)
   const port = await freePort()
   const baseUrl = `http://127.0.0.1:${port}`
   const config = loadConfig({
     PUBLIC_URL: baseUrl,
     PUBLIC_RATE_LIMIT: '0',
-    DATABASE_URL: inject('suiteDatabase').url,
+    DATABASE_URL: options.databaseUrl ?? inject('suiteDatabase').url,
     PAYLINKS_MASTER_KEY: options.masterKey ?? randomBytes(32).toString('hex'),
     STRIPE_API_URL: double.url,
     ...options.env,
@@ -78,8 +90,9 @@ export async function startWorld(
     logs,
     close: async () => {
       await app.close()
-      await double.close()
-      await drop()
+      if (!options.double) await double.close()
+      if (own) await own.drop()
+      else await database.close()
     },
   }
 }

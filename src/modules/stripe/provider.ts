@@ -55,6 +55,14 @@ function sessionExpiry(wanted: Date, from: Date): number {
 /** paylinks' refund reasons that Stripe knows; the others are sent without one. */
 const REFUND_REASONS = new Set(['duplicate', 'fraudulent', 'requested_by_customer'])
 
+/** Stripe's long explanation of a signature that does not verify, in one sentence. */
+function signatureProblem(message: string): string {
+  if (/tolerance/i.test(message)) return 'the signature is older than 5 minutes (a replayed event?)'
+  if (/No signatures found/i.test(message))
+    return 'no signature matches the body: the saved signing secret is not this endpoint’s, or the body was changed on the way'
+  return 'the header is not a Stripe signature (t=…,v1=…)'
+}
+
 export class StripeProvider implements PaymentProvider {
   readonly name = 'stripe' as const
   readonly label = 'Stripe'
@@ -230,7 +238,7 @@ export class StripeProvider implements PaymentProvider {
       event = Stripe.webhooks.constructEvent(rawBody, signature, account.webhookSecret)
     } catch (error) {
       if (error instanceof Stripe.errors.StripeSignatureVerificationError)
-        throw new EventSignatureError(`Stripe-Signature: ${error.message}`)
+        throw new EventSignatureError(`Stripe-Signature: ${signatureProblem(error.message)}`)
       throw error
     }
     // An event of the other mode came to this endpoint by a mistake of configuration: recorded, not applied.
