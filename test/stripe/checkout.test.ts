@@ -5,6 +5,8 @@ import Stripe from 'stripe'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { STRIPE_API_VERSION } from '../../src/lib/stripe-version.js'
 import { closeDueSessions } from '../../src/modules/payments/reconcile.js'
+import { openPaylink } from '../helpers/buyer.js'
+import { createPaylink, createProduct } from '../helpers/factories.js'
 import {
   comeBack,
   goToStripe,
@@ -284,12 +286,42 @@ describe('Stripe’s currency rules', () => {
     expect(checkout.res.statusCode).toBe(402)
     expect(checkout.res.body).toContain('This payment cannot be made.')
     expect(checkout.res.body).toContain(
-      'Stripe takes KWD in steps of 0.010 (the last digit must be 0), so the amount of KWD\u00a01.255 cannot be sent to it.',
+      'Stripe takes KWD in steps of 0.010 (the last digit must be 0), so the amount, KWD\u00a01.255, cannot be sent to it.',
     )
     expect(world.double.requests()).toEqual([])
     expect(
       await world.database.db.selectFrom('payments').select('id').where('order_id', '=', orderId).execute(),
     ).toEqual([])
+  })
+
+  it('refuses a line whose price Stripe would refuse, though the total would do, before calling Stripe', async () => {
+    const products = []
+    for (const name of ['Sword', 'Shield']) {
+      products.push(
+        await createProduct(world.app, shop.merchant, shop.projectId, {
+          name,
+          prices: [{ currency: 'KWD', amount: 1005 }],
+        }),
+      )
+    }
+    const link = await createPaylink(
+      world.app,
+      shop.merchant,
+      shop.projectId,
+      products.map((p) => p.id),
+    )
+    const { orderId } = await openPaylink(world.app, link.id, '?currency=KWD')
+    world.double.clearRequests()
+    const checkout = await goToStripe(world, orderId as string)
+    expect(checkout.res.statusCode).toBe(402)
+    expect(checkout.res.body).toContain(
+      'Stripe takes KWD in steps of 0.010 (the last digit must be 0), so the price of Sword, KWD\u00a01.005, cannot be sent to it.',
+    )
+    expect(world.double.requests()).toEqual([])
+    expect(await paymentOf(world, orderId as string)).toMatchObject({
+      status: 'failed',
+      failure_code: 'amount_not_supported',
+    })
   })
 
   it('refuses an amount under Stripe’s minimum for the currency', async () => {

@@ -137,7 +137,7 @@ describe('refunds of Stripe payments', () => {
     expect(res.body).toMatchObject({
       status: 'failed',
       failure_reason:
-        'Stripe takes KWD in steps of 0.010 (the last digit must be 0), so a refund of KWD\u00a01.005 cannot be sent to it.',
+        'Stripe takes KWD in steps of 0.010 (the last digit must be 0), so the refund, KWD\u00a01.005, cannot be sent to it.',
     })
     expect(world.double.requests({ path: '/v1/refunds' })).toEqual([])
     const whole = await api(world.app, shop.merchant, 'POST', `/orders/${orderId}/refunds`, { amount: 1000 })

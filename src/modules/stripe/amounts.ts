@@ -131,15 +131,15 @@ export function amountProblem(amount: number, currency: string): string | undefi
 /**
  * Why Stripe would refuse an amount for its steps alone: a fraction of a unit it counts whole, or a
  * three-decimal amount whose last digit is not 0. Stripe checks each line's unit amount and each refund so,
- * not only the total; `what` names the amount in the sentence ("a price", "the refund").
+ * not only the total; `what` names the amount in the sentence ("the amount", "the refund").
  */
 export function stepProblem(amount: number, currency: string, what: string): string | undefined {
   const units = toStripeAmount(amount, currency)
   if (units === undefined) {
-    return `Stripe charges ${currency} in whole units only, so ${what} of ${shown(amount, currency)} cannot be sent to it.`
+    return `Stripe charges ${currency} in whole units only, so ${what}, ${shown(amount, currency)}, cannot be sent to it.`
   }
   if (THREE_DECIMAL.has(currency) && units % 10 !== 0) {
-    return `Stripe takes ${currency} in steps of 0.010 (the last digit must be 0), so ${what} of ${shown(amount, currency)} cannot be sent to it.`
+    return `Stripe takes ${currency} in steps of 0.010 (the last digit must be 0), so ${what}, ${shown(amount, currency)}, cannot be sent to it.`
   }
   return undefined
 }

@@ -170,7 +170,7 @@ export class StripeProvider implements PaymentProvider {
   }
 
   async refund(account: ProviderAccount, input: RefundInput) {
-    const problem = stepProblem(input.amount, input.currency, 'a refund')
+    const problem = stepProblem(input.amount, input.currency, 'the refund')
     if (problem) throw new ProviderError('refused', problem, 'amount_not_supported')
     const stripe = this.client(account)
     let intent = input.payment.providerPaymentId
