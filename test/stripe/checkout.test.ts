@@ -333,6 +333,32 @@ describe('Stripe’s currency rules', () => {
 })
 
 describe('Stripe failing', () => {
+  it.each([
+    ['a rate limit (429)', { kind: 'rate_limit' as const }, 503, { status: 'unknown' }],
+    [
+      'a key it no longer accepts (401)',
+      { kind: 'unauthorized' as const },
+      402,
+      {
+        status: 'failed',
+        failure_code: 'invalid_api_key',
+        failure_message:
+          "Stripe refused the shop's API key while creating the payment session: the key is wrong or was rolled; save a current one.",
+      },
+    ],
+  ])('answers %s as Stripe means it', async (_what, fault, status, payment) => {
+    const orderId = await openOrder(world, shop)
+    world.double.addFault({ ...fault, method: 'POST', path: '/v1/checkout/sessions', times: 1 })
+    const checkout = await goToStripe(world, orderId)
+    expect(checkout.res.statusCode).toBe(status)
+    expect(await paymentOf(world, orderId)).toMatchObject(payment)
+    if (status === 402) {
+      expect(checkout.res.body).toContain(
+        'This payment cannot be made.</strong> Stripe refused the shop&#39;s API key while creating the payment session',
+      )
+    }
+  })
+
   it('leaves a payment unknown when Stripe answers 500, and the reconciler starts it with the same idempotency key', async () => {
     const orderId = await openOrder(world, shop)
     world.double.clearRequests()
@@ -350,6 +376,7 @@ describe('Stripe failing', () => {
     expect(
       world.double
         .requests({ method: 'POST', path: '/v1/checkout/sessions' })
+        .filter((r) => r.idempotencyKey === unknown.id)
         .map((r) => [r.status, r.idempotencyKey]),
     ).toEqual([
       [500, unknown.id],
