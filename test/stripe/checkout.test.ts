@@ -553,6 +553,18 @@ describe('a live key', () => {
   it('takes live payments: the order and its payment say livemode, and no page shows the test badge', async () => {
     const live = await stripeShop(world, { live: true })
     const orderId = await openOrder(world, live)
+    // Live from the start: the order and its order.created webhook, before any payment.
+    expect(await orderOf(world, live, orderId)).toMatchObject({ livemode: true, payments: [] })
+    const created = await world.database.db
+      .selectFrom('events')
+      .select('payload')
+      .where('type', '=', 'order.created')
+      .execute()
+    expect(
+      created
+        .map((e) => (e.payload as { data: { id: string; livemode: boolean } }).data)
+        .find((o) => o.id === orderId),
+    ).toMatchObject({ livemode: true })
     const page = await world.app.inject(`/pay/${orderId}`)
     expect(page.body).not.toContain('Test mode')
     const checkout = await goToStripe(world, orderId)

@@ -152,3 +152,31 @@ describe('the portal’s checkout-setup URL on a Stripe project', () => {
     expect((await world.app.inject(setupPath)).body).toContain('Payment method saved')
   })
 })
+
+describe('a portal of a project on a live Stripe key', () => {
+  it('makes its orders live from the start', async () => {
+    const live = await stripeShop(world, { live: true })
+    await createProduct(world.app, live.merchant, live.projectId, {
+      sku: 'SEAT',
+      prices: [{ currency: 'USD', amount: 1200 }],
+    })
+    const portal = (
+      await api(world.app, live.merchant, 'POST', '/portals', {
+        project_id: live.projectId,
+        name: 'Live tenant',
+      })
+    ).body.id
+    const liveKey = (await api(world.app, live.merchant, 'POST', `/portals/${portal}/keys`)).body.key
+    const res = await world.app.inject({
+      method: 'PUT',
+      url: '/api/2.0/portal/payment/url',
+      headers: { authorization: `Bearer ${liveKey}` },
+      payload: { backUrl: 'https://portal.example/return', quantity: { SEAT: 1 } },
+    })
+    const orderId = /ord_[0-9a-f]{24}/.exec(res.json().response)?.[0] as string
+    expect((await api(world.app, live.merchant, 'GET', `/orders/${orderId}`)).body).toMatchObject({
+      livemode: true,
+      payments: [],
+    })
+  })
+})

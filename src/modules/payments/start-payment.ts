@@ -79,7 +79,8 @@ export async function startPayment(deps: PaymentDeps, orderId: string, email: st
       if (problem) return { kind: 'refused', message: problem }
       await tx
         .updateTable('orders')
-        .set({ buyer_email: email, updated_at: now })
+        // The order is the money of the account its payment goes to (its project may have switched since).
+        .set({ buyer_email: email, livemode: bound.account.livemode, updated_at: now })
         .where('id', '=', orderId)
         .execute()
       const payment = await tx
