@@ -207,7 +207,7 @@ export interface PaymentProvider {
    */
   verifyCredentials?(credentials: {
     secretKey: string
-  }): Promise<{ externalAccountId: string; livemode: boolean; name: string | null }>
+  }): Promise<{ externalAccountId: string; livemode: boolean }>
   startPayment(account: ProviderAccount, input: StartPaymentInput): Promise<StartedPayment>
   retrievePayment(account: ProviderAccount, payment: PaymentHandle): Promise<PaymentSnapshot>
   /** Closes an open session; answers what became of it (a session completed meanwhile stays succeeded). */

@@ -89,11 +89,8 @@ export class StripeProvider implements PaymentProvider {
     const account = await stripeCall('checking the key', () =>
       this.clients.for(credentials.secretKey).accounts.retrieveCurrent(),
     )
-    return {
-      externalAccountId: account.id,
-      livemode: /^(sk|rk)_live_/.test(credentials.secretKey),
-      name: account.settings?.dashboard?.display_name ?? account.business_profile?.name ?? null,
-    }
+    // The mode is the key's: a live key reaches the account's live data, a test key its test data.
+    return { externalAccountId: account.id, livemode: /^(sk|rk)_live_/.test(credentials.secretKey) }
   }
 
   async startPayment(account: ProviderAccount, input: StartPaymentInput) {
