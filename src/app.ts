@@ -22,6 +22,7 @@ import { orderRoutes } from './modules/orders/routes.js'
 import { Order } from './modules/orders/schemas.js'
 import { paylinkRoutes } from './modules/paylinks/routes.js'
 import { Paylink, Timestamp } from './modules/paylinks/schemas.js'
+import { paymentProviderRoutes } from './modules/payments/account-routes.js'
 import { providerEventRoutes, RefundView, refundRoutes } from './modules/payments/routes.js'
 import { PaymentRequestView, portalAdminRoutes } from './modules/portals/admin-routes.js'
 import { portalApiRoutes } from './modules/portals/api-routes.js'
@@ -205,6 +206,7 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
       })
       await admin.register(merchantRoutes, { services })
       await admin.register(projectRoutes, { services })
+      await admin.register(paymentProviderRoutes, { services })
       await admin.register(productRoutes, { services })
       await admin.register(paylinkRoutes, { services })
       await admin.register(dashboardRoutes, { services })

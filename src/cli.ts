@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander'
 import { type Config, ConfigError, loadConfig } from './lib/config.js'
 import type { Database } from './lib/db.js'
 import { AppError } from './lib/errors.js'
+import { SecretBoxError } from './lib/secret-box.js'
 import { generatePassword } from './modules/users/password.js'
 import type { User } from './modules/users/service.js'
 import type { Services } from './services.js'
@@ -257,6 +258,21 @@ export function buildCli(env: NodeJS.ProcessEnv): Command {
       process.stdout.write(`rebuilt ${rows} rollup rows in ${Date.now() - started} ms\n`)
     })
 
+  const secrets = program.command('secrets').description('payment provider credentials sealed at rest')
+  secrets
+    .command('rotate')
+    .description(
+      'seal every provider credential again with the first key of PAYLINKS_MASTER_KEY ("new,old": the first seals, all open)',
+    )
+    .action(async () => {
+      const { accounts, resealed } = await withServices(config(), (s) => s.payments.accounts.resealAll())
+      process.stdout.write(
+        `resealed ${resealed} of ${accounts} provider accounts with the current master key` +
+          (accounts > resealed ? ` (${accounts - resealed} had it already)` : '') +
+          '; the previous keys can now be removed from PAYLINKS_MASTER_KEY\n',
+      )
+    })
+
   const db = program.command('db').description('the database: connecting to it, backing it up')
   db.command('url')
     .description(
@@ -303,7 +319,12 @@ export async function main(
     await buildCli(env).parseAsync(argv)
   } catch (error) {
     if (error instanceof CommanderError) process.exit(error.exitCode)
-    if (error instanceof ConfigError || error instanceof CliError || error instanceof AppError) {
+    if (
+      error instanceof ConfigError ||
+      error instanceof CliError ||
+      error instanceof AppError ||
+      error instanceof SecretBoxError
+    ) {
       process.stderr.write(`paylinks: ${error.message}\n`)
       process.exit(1)
     }

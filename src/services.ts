@@ -17,6 +17,7 @@ import { ProductService } from './modules/products/service.js'
 import { ProjectService } from './modules/projects/service.js'
 import { SandboxProvider } from './modules/sandbox/provider.js'
 import { SandboxService } from './modules/sandbox/service.js'
+import { StripeProvider } from './modules/stripe/provider.js'
 import { UserService } from './modules/users/service.js'
 import { WebhookDispatcher } from './modules/webhooks/dispatcher.js'
 import { WebhookService } from './modules/webhooks/service.js'
@@ -44,8 +45,9 @@ export interface Services {
 
 export interface ServiceOptions {
   /**
-   * Providers besides the sandbox, made with the sandbox's service at hand (tests may also wrap the
-   * sandbox's adapter, e.g. to make its calls fail).
+   * Providers to use instead of the built-in ones (the sandbox, and Stripe at STRIPE_API_URL), made with the
+   * sandbox's service at hand (tests wrap the sandbox's adapter to make its calls fail, or give Stripe's a
+   * short timeout).
    */
   providers?: (built: { sandbox: SandboxService; sandboxProvider: SandboxProvider }) => ProviderRegistry
   logger?: Logger
@@ -67,7 +69,7 @@ export function createServices(
     db,
     clock,
     box,
-    providerRegistry(sandbox, options.providers),
+    providerRegistry(sandbox, config, options.providers),
     (accountId) => sandbox.signingSecret(accountId),
   )
   const merchants = new MerchantService(db, clock)
@@ -123,7 +125,15 @@ function masterKeyOfDataDir(config: Config, logger: Logger): Buffer {
   return key
 }
 
-function providerRegistry(sandbox: SandboxService, extra: ServiceOptions['providers']): ProviderRegistry {
+function providerRegistry(
+  sandbox: SandboxService,
+  config: Config,
+  extra: ServiceOptions['providers'],
+): ProviderRegistry {
   const sandboxProvider = new SandboxProvider(sandbox)
-  return { sandbox: sandboxProvider, ...extra?.({ sandbox, sandboxProvider }) }
+  return {
+    sandbox: sandboxProvider,
+    stripe: new StripeProvider({ apiUrl: config.stripeApiUrl }),
+    ...extra?.({ sandbox, sandboxProvider }),
+  }
 }

@@ -32,6 +32,11 @@ export interface Config {
    * Unset: a key generated into the data directory.
    */
   masterKeys: Buffer[] | undefined
+  /**
+   * Where the Stripe provider sends its API calls (and where its hosted pages are, when it is not Stripe's
+   * own API): unset is Stripe itself; a Stripe double's URL for running without the internet.
+   */
+  stripeApiUrl: string | undefined
 }
 
 export class ConfigError extends Error {
@@ -89,6 +94,7 @@ export function loadConfig(env: Env = process.env): Config {
     ),
     publicRateLimit: read('PUBLIC_RATE_LIMIT', 120, (raw) => wholeNumber(raw, 0, 1_000_000)),
     masterKeys: read<Buffer[] | undefined>('PAYLINKS_MASTER_KEY', undefined, parseMasterKeys),
+    stripeApiUrl: read<string | undefined>('STRIPE_API_URL', undefined, parseApiBaseUrl),
   }
   if (problems.length > 0) throw new ConfigError(problems)
   return config
@@ -142,6 +148,17 @@ function urlWithProtocol(raw: string, protocols: string[], rule: string): Parsed
   } catch {
     return { error: rule }
   }
+}
+
+/** An API's base URL: scheme, host and port only, since the client builds every path itself. */
+function parseApiBaseUrl(raw: string): Parsed<string> {
+  const checked = urlWithProtocol(raw, ['http:', 'https:'], 'must be an absolute http:// or https:// URL')
+  if ('error' in checked) return checked
+  const url = new URL(raw)
+  if (url.username || url.password) return { error: 'must not carry a user name or password' }
+  if (url.pathname !== '/' || url.search || url.hash)
+    return { error: 'must be the base URL only (scheme, host and port), without a path, query or fragment' }
+  return { value: url.origin }
 }
 
 function parsePublicUrl(raw: string): Parsed<string> {

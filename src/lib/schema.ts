@@ -353,6 +353,8 @@ export interface OrdersTable {
   payment_id: ColumnType<string | null, string | null | undefined, string | null>
   amount_refunded: ColumnType<number, number | undefined, number>
   success_url: ColumnType<string | null, string | null | undefined, string | null>
+  /** Test or live money: the project's provider account when the order was made, its payment's after. */
+  livemode: ColumnType<boolean, boolean | undefined, boolean>
 }
 
 export interface OrderItemsTable {

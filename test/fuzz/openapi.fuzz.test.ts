@@ -22,6 +22,7 @@ import {
 } from '../helpers/buyer.js'
 import { createTestContext, type TestContext } from '../helpers/context.js'
 import { api, createMerchant, createPaylink, createProduct, createProject } from '../helpers/factories.js'
+import { type StripeDouble, startStripeDouble } from '../stripe-double/index.js'
 import {
   baseFor,
   excerpt,
@@ -62,6 +63,7 @@ const LEAKS: [string, RegExp][] = [
 const KNOWN: [RegExp, string][] = []
 
 let ctx: TestContext
+let double: StripeDouble
 let fixture: Fixture
 let operations: Operation[]
 let refs: Record<string, Schema>
@@ -71,8 +73,15 @@ beforeAll(async () => {
   vi.spyOn(dns.promises, 'lookup').mockRejectedValue(
     Object.assign(new Error('no DNS in the fuzz test'), { code: 'ENOTFOUND' }),
   )
+  // Stripe is this machine's Stripe double: a key the fuzzer makes up is refused there (a 400), not sent out.
+  double = await startStripeDouble()
   ctx = await createTestContext({
-    env: { PUBLIC_RATE_LIMIT: '0', COUNTRY_HEADER: 'CF-IPCountry', WEBHOOK_ALLOW_PRIVATE_URLS: 'true' },
+    env: {
+      PUBLIC_RATE_LIMIT: '0',
+      COUNTRY_HEADER: 'CF-IPCountry',
+      WEBHOOK_ALLOW_PRIVATE_URLS: 'true',
+      STRIPE_API_URL: double.url,
+    },
   })
   fixture = await createFixture(ctx)
   const doc = (await ctx.app.inject('/openapi.json')).json()
@@ -82,6 +91,7 @@ beforeAll(async () => {
 afterAll(async () => {
   vi.restoreAllMocks()
   await ctx?.close()
+  await double?.close()
 })
 
 describe('every operation of /openapi.json', () => {

@@ -233,7 +233,8 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
       return sendPage(reply, 'receipt', {
         ...summary(page, locale),
         title: `Receipt — ${page.merchantName}`,
-        provider: page.provider,
+        // The mode the order was paid in, whatever account its project uses now.
+        provider: payment ? { ...page.provider, livemode: payment.livemode } : page.provider,
         paidAt: new Intl.DateTimeFormat(locale, {
           dateStyle: 'long',
           timeStyle: 'short',

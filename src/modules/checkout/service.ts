@@ -25,6 +25,8 @@ interface PublicLink {
   defaultCurrency: string
   projectName: string
   merchantName: string
+  /** Whether the project's provider account takes real money, for the orders made from the link. */
+  livemode: boolean
   products: { id: string; name: string; archived: boolean; prices: Record<string, number> }[]
 }
 
@@ -121,6 +123,7 @@ export class CheckoutService {
           unitAmount: p.prices[currency] as number,
         })),
         source: { paylinkId: link.id, ...facts },
+        livemode: link.livemode,
       },
       now,
     )
@@ -184,7 +187,9 @@ export class CheckoutService {
       .selectFrom('paylinks')
       .innerJoin('projects', 'projects.id', 'paylinks.project_id')
       .innerJoin('merchants', 'merchants.id', 'paylinks.merchant_id')
+      .leftJoin('provider_accounts', 'provider_accounts.id', 'projects.provider_account_id')
       .select([
+        'provider_accounts.livemode',
         'paylinks.id',
         'paylinks.merchant_id',
         'paylinks.project_id',
@@ -229,6 +234,7 @@ export class CheckoutService {
       defaultCurrency: row.default_currency,
       projectName: row.project_name,
       merchantName: row.merchant_name,
+      livemode: row.livemode ?? false,
       products,
     }
   }

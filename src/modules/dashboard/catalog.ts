@@ -2,6 +2,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { currencyExponent, fromDecimalString, isCurrency, toDecimalString } from '../../lib/money.js'
 import {
+  type AdminClient,
+  ApiFailure,
   allOf,
   type List,
   listProjects,
@@ -13,6 +15,20 @@ import {
 import { type Form, failed, many, offsetOf, one, PAGE_SIZE, pager } from './form.js'
 import type { PageKit } from './routes.js'
 import { choosePeriod, readStats } from './stats.js'
+
+/** A project's payment provider as the admin API shows it (never a credential). */
+interface PaymentProviderJson {
+  provider: 'sandbox' | 'stripe'
+  mode: 'test' | 'live'
+  external_account_id: string | null
+  secret_key_last4: string | null
+  webhook_secret_set: boolean
+  events_url: string | null
+  event_types: string[]
+}
+
+const providerOf = (admin: AdminClient, projectId: string) =>
+  admin.get<PaymentProviderJson>(`/projects/${encodeURIComponent(projectId)}/payment-provider`)
 
 /** The form's price rows as the API's prices, or the field errors of the rows a person got wrong. */
 function readPrices(form: Form): {
@@ -115,7 +131,7 @@ export async function catalogPages(app: FastifyInstance, kit: PageKit): Promise<
       const project = await projectOf(request.admin, request.params.id)
       const period = choosePeriod(request.query, services.clock.now())
       const linksOffset = offsetOf(request.query.offset)
-      const [products, paylinks, stats] = await Promise.all([
+      const [products, paylinks, stats, provider] = await Promise.all([
         allOf<'products', ProductJson>(request.admin, '/products', 'products', {
           project_id: project.id,
           include_archived: true,
@@ -125,12 +141,14 @@ export async function catalogPages(app: FastifyInstance, kit: PageKit): Promise<
           limit: PAGE_SIZE,
         }),
         readStats(request.admin, `/projects/${project.id}/dashboard`, period, true),
+        providerOf(request.admin, project.id),
       ])
       const names = new Map(products.products.map((p) => [p.id, p.name]))
       return render(request, reply, 'project', {
         title: project.name,
         nav: 'projects',
         project,
+        provider,
         products: products.products,
         paylinks: paylinks.paylinks.map((l) => ({
           ...l,
@@ -148,14 +166,22 @@ export async function catalogPages(app: FastifyInstance, kit: PageKit): Promise<
 
   // A project's settings, and deleting it
 
-  const settingsForm = (
+  /** The settings page: the project's fields, its payment provider, and deleting it. */
+  const settingsForm = async (
     request: FastifyRequest,
     reply: FastifyReply,
     project: ProjectJson,
-    state: { values?: Form; errors?: Record<string, string>; alert?: string } = {},
+    state: {
+      values?: Form
+      errors?: Record<string, string>
+      alert?: string
+      /** The payment provider form's own state: its values never hold a secret sent before. */
+      providerForm?: { provider: string; errors: Record<string, string>; alert?: string | undefined }
+    } = {},
     status = 200,
-  ) =>
-    render(
+  ) => {
+    const provider = await providerOf(request.admin, project.id)
+    return render(
       request,
       reply,
       'project-settings',
@@ -171,9 +197,12 @@ export async function catalogPages(app: FastifyInstance, kit: PageKit): Promise<
         },
         errors: state.errors ?? {},
         alert: state.alert,
+        provider,
+        providerForm: state.providerForm ?? { provider: provider.provider, errors: {} },
       },
       status,
     )
+  }
 
   app.get<{ Params: { id: string } }>('/projects/:id/settings', async (request, reply) =>
     settingsForm(request, reply, await projectOf(request.admin, request.params.id)),
@@ -195,6 +224,37 @@ export async function catalogPages(app: FastifyInstance, kit: PageKit): Promise<
       return settingsForm(request, reply, project, { values: body, ...failed(result.error) }, result.status)
     return done(reply, `/projects/${project.id}`, 'project_updated')
   })
+
+  app.post<{ Params: { id: string }; Body: Form }>(
+    '/projects/:id/payment-provider',
+    async (request, reply) => {
+      const project = await projectOf(request.admin, request.params.id)
+      const provider = one(request.body, 'provider')
+      // The secret fields count only for Stripe: choosing the sandbox with them filled in drops them.
+      const body =
+        provider === 'stripe'
+          ? {
+              provider,
+              ...(one(request.body, 'secret_key') ? { secret_key: one(request.body, 'secret_key') } : {}),
+              ...(one(request.body, 'webhook_secret')
+                ? { webhook_secret: one(request.body, 'webhook_secret') }
+                : {}),
+            }
+          : { provider }
+      const refused = (error: { code: string; message: string }, status: number) =>
+        settingsForm(request, reply, project, { providerForm: { provider, ...failed(error) } }, status)
+      let result: Awaited<ReturnType<typeof request.admin.call>>
+      try {
+        result = await request.admin.call('PUT', `/projects/${project.id}/payment-provider`, { body })
+      } catch (error) {
+        // Stripe could not be reached to check the key: nothing was saved, and the form says so.
+        if (error instanceof ApiFailure && error.status === 503) return refused(error.error, 503)
+        throw error
+      }
+      if (!result.ok) return refused(result.error, result.status)
+      return done(reply, `/projects/${project.id}/settings`, 'project_updated')
+    },
+  )
 
   app.post<{ Params: { id: string } }>('/projects/:id/delete', async (request, reply) => {
     const project = await projectOf(request.admin, request.params.id)

@@ -66,7 +66,10 @@ export const Order = Type.Object(
     amount_refunded: Type.Integer({
       description: 'In minor units: refunds of the payment that paid the order',
     }),
-    livemode: Type.Boolean({ description: 'False when the order was paid (or is to be paid) in test mode' }),
+    livemode: Type.Boolean({
+      description:
+        'False when the order is (or was) paid in test mode: its project’s provider account, or its payment’s',
+    }),
     payments: Type.Array(PaymentView, { description: 'Payments, failed ones included, oldest first' }),
     refunds: Type.Array(RefundView, { description: 'Refunds, oldest first' }),
     disputes: Type.Array(DisputeView, { description: 'Disputes, oldest first' }),
@@ -121,7 +124,7 @@ export function orderView(order: OrderDetail, publicUrl: string): Order {
     buyer_email: order.buyer_email,
     payment_url: `${publicUrl}/pay/${order.id}`,
     amount_refunded: order.amount_refunded,
-    livemode: order.payments.some((p) => p.livemode),
+    livemode: order.livemode,
     payments: order.payments.map(paymentView),
     refunds: order.refunds.map(refundView),
     disputes: order.disputes.map(disputeView),

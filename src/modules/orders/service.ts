@@ -19,6 +19,8 @@ export interface NewOrder {
   projectId: string
   currency: string
   lines: { productId: string; name: string; quantity: number; unitAmount: number }[]
+  /** Whether the project's provider account takes real money (a live key). */
+  livemode: boolean
   /** Where the order comes from: a public paylink (with the visit's facts) or a portal (with its back URL). */
   source:
     | {
@@ -80,6 +82,7 @@ export class OrderService {
       paid_at: null,
       payment_id: null,
       amount_refunded: 0,
+      livemode: input.livemode,
     }
     return { order, items }
   }

@@ -4,7 +4,7 @@
 import type { Tx } from '../../lib/db.js'
 import { AppError } from '../../lib/errors.js'
 import type { PaymentDeps } from './context.js'
-import { EventSignatureError, type ProviderEvent } from './provider.js'
+import { EventSignatureError, ProviderError, type ProviderEvent } from './provider.js'
 import type { Applied } from './settle.js'
 
 export type Received = 'applied' | 'ignored' | 'deferred' | 'duplicate'
@@ -25,6 +25,14 @@ export async function receiveEvent(
     event = await bound.provider.parseEvent(bound.account, rawBody, headers)
   } catch (error) {
     if (error instanceof EventSignatureError) throw new AppError('invalid_signature', error.message)
+    // A lookup the event needed could not be made: a 5xx, so that the provider sends the event again.
+    if (error instanceof ProviderError) {
+      deps.logger.warn({ err: error, account: accountId }, 'provider event not read: a lookup failed')
+      throw new AppError(
+        'service_unavailable',
+        'the event could not be completed at the provider; send it again later',
+      )
+    }
     throw error
   }
   const now = deps.clock.now()

@@ -41,6 +41,8 @@ export interface StartPaymentInput {
   cancelUrl: string
   /** When the session must close at the latest: the order's own expiry. */
   expiresAt: Date
+  /** When our payment started: a start sent again later asks exactly what the first one asked. */
+  startedAt: Date
 }
 
 /** Where the buyer goes to pay: the provider's page of this session. */
@@ -195,8 +197,17 @@ export interface PaymentProvider {
    * form-action); undefined when they are paylinks' own origin.
    */
   readonly pageOrigin: string | undefined
+  /** The event types to enable where the account's events URL is registered at the provider. */
+  readonly eventTypes?: readonly string[]
   /** Why the provider would refuse this amount before the buyer leaves (e.g. Stripe's minimums). */
   amountProblem(amount: number, currency: string): string | undefined
+  /**
+   * Checks credentials a merchant saves with a cheap read at the provider, before anything is stored, and
+   * answers the provider's id of the account they open. Providers without credentials leave it out.
+   */
+  verifyCredentials?(credentials: {
+    secretKey: string
+  }): Promise<{ externalAccountId: string; livemode: boolean }>
   startPayment(account: ProviderAccount, input: StartPaymentInput): Promise<StartedPayment>
   retrievePayment(account: ProviderAccount, payment: PaymentHandle): Promise<PaymentSnapshot>
   /** Closes an open session; answers what became of it (a session completed meanwhile stays succeeded). */

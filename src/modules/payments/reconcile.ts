@@ -50,7 +50,7 @@ async function reconcileOne(deps: PaymentDeps, payment: PaymentRow): Promise<voi
     if (!payment.provider_ref) {
       // The start never got an answer: the same request again, which the provider answers idempotently.
       const order = (await deps.orders.detail(deps.db, payment.order_id)) as OrderDetail
-      const result = await bound.provider.startPayment(bound.account, paymentInput(deps, order, payment.id))
+      const result = await bound.provider.startPayment(bound.account, paymentInput(deps, order, payment))
       started = result
       snapshot = result.snapshot
     } else {

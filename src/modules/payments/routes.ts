@@ -37,7 +37,7 @@ export const providerEventRoutes: FastifyPluginAsyncTypebox<{ services: Services
         }),
         response: {
           200: Type.Object({ received: Type.Literal(true), outcome: Type.String() }),
-          ...errors(400, 404),
+          ...errors(400, 404, 503),
         },
       },
       config: { validationCodes: [{ field: 'account_id', rules: ['pattern'], code: 'route_not_found' }] },

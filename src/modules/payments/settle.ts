@@ -147,8 +147,11 @@ export class Settlement {
   private async onSucceeded(tx: Tx, order: OrderRow, payment: PaymentRow, now: Date): Promise<void> {
     if (order.status === 'created') {
       await this.orders.markPaid(tx, order.id, payment.id, now)
-      // Refunds or disputes the provider reported before this success count from now on.
-      await this.settleOrder(tx, order.id, payment.id, now)
+      // Refunds or disputes the provider reported before this success count from now on, and a refund
+      // counted now is announced as it would have been had the events come in order.
+      const settled = await this.settleOrder(tx, order.id, payment.id, now)
+      if (settled && settled.after.amount_refunded > settled.before.amount_refunded)
+        await this.emitPaymentEvent(tx, 'order.refunded', order.id, now)
       return
     }
     // The order was paid by another payment, or had expired: the money goes back, and the merchant hears.

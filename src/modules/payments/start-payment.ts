@@ -32,8 +32,9 @@ export function handleOf(payment: PaymentRow): PaymentHandle {
   }
 }
 
-/** What the provider is asked to take: rebuilt from the order alone, so a replay asks exactly the same. */
-export function paymentInput(deps: PaymentDeps, order: OrderDetail, paymentId: string): StartPaymentInput {
+/** What the provider is asked to take: rebuilt from the order and the payment, so a replay asks the same. */
+export function paymentInput(deps: PaymentDeps, order: OrderDetail, payment: PaymentRow): StartPaymentInput {
+  const paymentId = payment.id
   const base = `${deps.publicUrl}/pay/${order.id}`
   return {
     reference: paymentId,
@@ -46,6 +47,7 @@ export function paymentInput(deps: PaymentDeps, order: OrderDetail, paymentId: s
     returnUrl: `${base}/return?payment=${paymentId}`,
     cancelUrl: `${base}/cancel?payment=${paymentId}`,
     expiresAt: order.expires_at,
+    startedAt: payment.created_at,
   }
 }
 
@@ -85,7 +87,8 @@ export async function startPayment(deps: PaymentDeps, orderId: string, email: st
       if (problem) return { kind: 'refused', message: problem }
       await tx
         .updateTable('orders')
-        .set({ buyer_email: email, updated_at: now })
+        // The order is the money of the account its payment goes to (its project may have switched since).
+        .set({ buyer_email: email, livemode: bound.account.livemode, updated_at: now })
         .where('id', '=', orderId)
         .execute()
       const payment = await tx
@@ -153,7 +156,7 @@ async function callProvider(deps: PaymentDeps, payment: PaymentRow): Promise<Sta
   const bound = await deps.accounts.byId(deps.db, payment.provider_account_id as string)
   if (!bound) throw new Error(`payment ${payment.id} names an unknown provider account`)
   try {
-    const started = await bound.provider.startPayment(bound.account, paymentInput(deps, order, payment.id))
+    const started = await bound.provider.startPayment(bound.account, paymentInput(deps, order, payment))
     const now = deps.clock.now()
     const updated = await deps.db.transaction().execute(async (tx) => {
       await deps.orders.lock(tx, order.id)

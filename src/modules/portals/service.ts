@@ -292,6 +292,7 @@ export class PortalService {
         currency,
         lines,
         source: { portalId: portal.portalId, backUrl, successUrl },
+        livemode: (await this.accounts.describeProject(portal.projectId)).livemode,
       },
       this.clock.now(),
     )
