@@ -2,7 +2,6 @@
 // instance, a fixed window on the test clock), the bound on password hashing, and where sign-in goes
 // next for any `next` it is given.
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
-import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildApp } from '../../src/app.js'
 import { type Database, openDatabase } from '../../src/lib/db.js'
@@ -85,12 +84,8 @@ describe('POST /dashboard/login: guesses per email', () => {
   })
 
   it('shares the count between two instances on one database, for an email without an account too', async () => {
-    // A second instance with its own connections (on PostgreSQL) and its own in-process state.
-    const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(ctx.database.db)
-    const databaseUrl = process.env.DATABASE_URL
-    const database: Database = databaseUrl
-      ? await openDatabase({ databaseUrl, schema: rows[0]?.schema as string, poolSize: 5 })
-      : ctx.database
+    // A second instance with its own connections and its own in-process state, on the same database.
+    const database: Database = await openDatabase({ databaseUrl: ctx.databaseUrl, poolSize: 5 })
     const other = await buildApp(createServices(ctx.config, database, ctx.clock))
     try {
       await other.ready()
@@ -109,7 +104,7 @@ describe('POST /dashboard/login: guesses per email', () => {
       expect(await stored('nobody.here@example.com')).toMatchObject({ guesses: GUESS_LIMIT })
     } finally {
       await other.close()
-      if (database !== ctx.database) await database.close()
+      await database.close()
     }
   })
 

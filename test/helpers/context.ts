@@ -16,16 +16,21 @@ export interface TestContext {
   app: FastifyInstance
   services: Services
   database: Database
+  /** The URL of this file's own database, for a second instance or process on it. */
+  databaseUrl: string
   clock: ManualClock
   config: Config
   close(): Promise<void>
 }
 
-export async function openTestDatabase(poolSize = 5): Promise<{ database: Database; drop(): Promise<void> }> {
+export async function openTestDatabase(
+  poolSize = 5,
+): Promise<{ database: Database; url: string; drop(): Promise<void> }> {
   const { url, drop } = await createTestDatabase()
   const database = await openDatabase({ databaseUrl: url, poolSize })
   return {
     database,
+    url,
     drop: async () => {
       // A test may have closed the database on purpose already.
       await database.close().catch(() => {})
@@ -44,7 +49,7 @@ export async function createTestContext(
     poolSize?: number
   } = {},
 ): Promise<TestContext> {
-  const { database, drop } = await openTestDatabase(options.poolSize)
+  const { database, url: databaseUrl, drop } = await openTestDatabase(options.poolSize)
   await migrateToLatest(database)
   const config = loadConfig({
     PUBLIC_URL,
@@ -65,6 +70,7 @@ export async function createTestContext(
     app,
     services,
     database,
+    databaseUrl,
     clock,
     config,
     close: async () => {

@@ -11,13 +11,7 @@ import {
   createProject,
   type TestMerchant,
 } from '../helpers/factories.js'
-import {
-  eventsOf,
-  paidOrder,
-  postSandboxEvent,
-  sandboxAccountOf,
-  sessionObject,
-} from '../helpers/payments.js'
+import { eventsOf, postSandboxEvent, sandboxAccountOf, sessionObject } from '../helpers/payments.js'
 
 let ctx: TestContext
 let merchant: TestMerchant
