@@ -203,6 +203,29 @@ describe('POST /orders/:id/refunds', () => {
   })
 })
 
+describe('a refund whose event never comes', () => {
+  it('is looked up at the provider by the sweep and settled from what it says', async () => {
+    const { orderId } = await paidOrder(ctx, paylinkId)
+    const asked = await refund(orderId, { amount: 700 })
+    ctx.clock.advance(1_000)
+    await ctx.services.sandbox.advance()
+    // The provider settled it, but its event is lost on the way.
+    await ctx.database.db.deleteFrom('sandbox_events').where('delivered_at', 'is', null).execute()
+    await ctx.services.payments.sweep()
+    expect((await refundsOf(orderId)).map((r) => r.status)).toEqual(['pending'])
+    ctx.clock.advance(10 * 60_000 + 1_000)
+    // Every refund left pending this long is looked up, this one and those earlier tests left unsettled.
+    expect((await ctx.services.payments.sweep()).refundsLookedUp).toBeGreaterThan(0)
+    const order = await api(ctx.app, merchant, 'GET', `/orders/${orderId}`)
+    expect(order.body).toMatchObject({
+      status: 'partially_refunded',
+      amount_refunded: 700,
+      refunds: [{ id: asked.body.id, status: 'succeeded' }],
+    })
+    expect(await eventsOf(ctx, orderId)).toContain('refund.succeeded')
+  })
+})
+
 describe('GET /orders/:id/refunds', () => {
   it('lists an order’s refunds, oldest first', async () => {
     const { orderId } = await paidOrder(ctx, paylinkId)

@@ -115,6 +115,29 @@ describe('refunds of Stripe payments', () => {
     expect(order).toMatchObject({ status: 'refunded', refunds: [{ status: 'succeeded' }] })
   })
 
+  it('looks a pending refund up when Stripe’s events about it never come', async () => {
+    const { orderId } = await paidOrder('4000000000007726')
+    const res = await api(world.app, shop.merchant, 'POST', `/orders/${orderId}/refunds`)
+    expect(res.body).toMatchObject({ status: 'pending' })
+    world.double.holdEvents()
+    world.double.runScheduled()
+    world.double.clearRequests()
+    world.clock.advance(10 * 60_000 + 1_000)
+    expect((await world.services.payments.sweep()).refundsLookedUp).toBeGreaterThan(0)
+    expect(world.double.requests({ method: 'GET', path: `/v1/refunds/${res.body.id}` })).toEqual([])
+    expect(world.double.requests({ method: 'GET' }).some((r) => r.path.startsWith('/v1/refunds/re_'))).toBe(
+      true,
+    )
+    expect(await orderOf(world, shop, orderId)).toMatchObject({
+      status: 'refunded',
+      refunds: [{ status: 'succeeded' }],
+    })
+    // The events, when they come at last, change nothing more.
+    world.double.releaseEvents()
+    await world.double.eventsSettled()
+    expect(await orderOf(world, shop, orderId)).toMatchObject({ status: 'refunded', amount_refunded: 4000 })
+  })
+
   it('records a refund that fails at Stripe afterwards, and the order is paid again', async () => {
     const { orderId } = await paidOrder('4000000000005126')
     const res = await api(world.app, shop.merchant, 'POST', `/orders/${orderId}/refunds`, { amount: 1000 })

@@ -213,6 +213,11 @@ export interface PaymentProvider {
   /** Closes an open session; answers what became of it (a session completed meanwhile stays succeeded). */
   cancelPayment(account: ProviderAccount, payment: PaymentHandle): Promise<PaymentSnapshot>
   refund(account: ProviderAccount, input: RefundInput): Promise<RefundSnapshot>
+  /** Looks a refund up at the provider (the reconciler's, when its events are late or lost). */
+  retrieveRefund(
+    account: ProviderAccount,
+    refund: { reference: string; providerRef: string },
+  ): Promise<RefundSnapshot>
   startSetup(account: ProviderAccount, input: StartSetupInput): Promise<StartedSetup>
   retrieveSetup(
     account: ProviderAccount,

@@ -156,6 +156,68 @@ export async function sendUnsentRefunds(deps: PaymentDeps, limit = 20): Promise<
   return claimed.length
 }
 
+/** How long a refund sent may wait for its provider's event before it is looked up, and then again. */
+const LOOKUP_AFTER_MS = 10 * 60_000
+
+/**
+ * Looks up refunds the provider accepted but has not settled by event (an event late or lost), and
+ * applies what it says; each is looked at again no sooner than LOOKUP_AFTER_MS later.
+ */
+export async function lookUpPendingRefunds(deps: PaymentDeps, limit = 20): Promise<number> {
+  const now = deps.clock.now()
+  const claimed = await deps.db
+    .updateTable('refunds')
+    .set({ updated_at: now })
+    .where('id', 'in', (eb) =>
+      eb
+        .selectFrom('refunds')
+        .select('id')
+        .where('status', '=', 'pending')
+        .where('provider_ref', 'is not', null)
+        .where('updated_at', '<', new Date(now.getTime() - LOOKUP_AFTER_MS))
+        .orderBy('updated_at')
+        .limit(limit)
+        .forUpdate()
+        .skipLocked(),
+    )
+    .returningAll()
+    .execute()
+  for (const refund of claimed) {
+    const payment = await deps.db
+      .selectFrom('payments')
+      .selectAll()
+      .where('id', '=', refund.payment_id)
+      .executeTakeFirstOrThrow()
+    const bound = await deps.accounts.byId(deps.db, payment.provider_account_id as string)
+    if (!bound) continue
+    try {
+      const snapshot = await bound.provider.retrieveRefund(bound.account, {
+        reference: refund.id,
+        providerRef: refund.provider_ref as string,
+      })
+      await deps.db.transaction().execute((tx) =>
+        deps.settlement.applyRefund(
+          tx,
+          bound.account.id,
+          {
+            kind: 'refund',
+            reference: refund.id,
+            payment: { reference: payment.id, providerPaymentId: null },
+            snapshot,
+            currency: refund.currency,
+            reason: refund.reason,
+          },
+          deps.clock.now(),
+        ),
+      )
+    } catch (error) {
+      if (!(error instanceof ProviderError)) throw error
+      deps.logger.warn({ err: error, refund: refund.id }, 'refund lookup failed; trying again later')
+    }
+  }
+  return claimed.length
+}
+
 export async function listRefunds(
   deps: PaymentDeps,
   merchantId: string,

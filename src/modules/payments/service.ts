@@ -10,7 +10,14 @@ import type { PaymentDeps, SetupUpdates } from './context.js'
 import { moneyEventEmitter } from './events.js'
 import { receiveEvent, retryDeferred } from './inbox.js'
 import { closeDueSessions, reconcileDue } from './reconcile.js'
-import { createRefund, idempotent, listRefunds, type StoredAnswer, sendUnsentRefunds } from './refunds.js'
+import {
+  createRefund,
+  idempotent,
+  listRefunds,
+  lookUpPendingRefunds,
+  type StoredAnswer,
+  sendUnsentRefunds,
+} from './refunds.js'
 import type { CreateRefundBody } from './schemas.js'
 import { Settlement } from './settle.js'
 import { cancelPayment, refreshPayment, startPayment } from './start-payment.js'
@@ -21,6 +28,7 @@ export interface SweepResult {
   expired: string[]
   deferredApplied: number
   refundsSent: number
+  refundsLookedUp: number
 }
 
 export class PaymentService {
@@ -75,8 +83,8 @@ export class PaymentService {
 
   /**
    * One pass of the background work: look up open payments that are due, close the sessions of orders
-   * whose time is up, expire the orders left without an open payment, apply deferred events again and
-   * send refunds that have not reached their provider.
+   * whose time is up, expire the orders left without an open payment, apply deferred events again, send
+   * refunds that have not reached their provider and look up those it has not settled by event.
    */
   async sweep(): Promise<SweepResult> {
     const reconciled = await reconcileDue(this.deps)
@@ -89,6 +97,7 @@ export class PaymentService {
     }
     const deferredApplied = await retryDeferred(this.deps)
     const refundsSent = await sendUnsentRefunds(this.deps)
-    return { reconciled, closedSessions, expired, deferredApplied, refundsSent }
+    const refundsLookedUp = await lookUpPendingRefunds(this.deps)
+    return { reconciled, closedSessions, expired, deferredApplied, refundsSent, refundsLookedUp }
   }
 }

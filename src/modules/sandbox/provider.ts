@@ -148,6 +148,19 @@ export class SandboxProvider implements PaymentProvider {
     }
   }
 
+  async retrieveRefund(
+    account: Parameters<PaymentProvider['retrieveRefund']>[0],
+    refund: { reference: string; providerRef: string },
+  ) {
+    const found = await call(() => this.sandbox.retrieveRefund(account.id, refund.providerRef))
+    return {
+      providerRef: found.id,
+      status: found.status,
+      amount: found.amount,
+      failureReason: found.failure_reason,
+    }
+  }
+
   async startSetup(
     account: Parameters<PaymentProvider['startSetup']>[0],
     input: Parameters<PaymentProvider['startSetup']>[1],

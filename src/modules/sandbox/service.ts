@@ -250,6 +250,16 @@ export class SandboxService {
     })
   }
 
+  async retrieveRefund(accountId: string, id: string): Promise<RefundView> {
+    const refund = await this.db
+      .selectFrom('sandbox_refunds')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst()
+    if (!refund) throw new SandboxRefusal('resource_missing', `no such refund: ${id}`)
+    return this.refundView(refund, await this.sessionOf(accountId, refund.session_id))
+  }
+
   /** Settles a dispute the way the card network would; the sandbox's stand-in for responding to one. */
   async closeDispute(id: string, outcome: 'won' | 'lost'): Promise<void> {
     const now = this.clock.now()

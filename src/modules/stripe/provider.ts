@@ -190,6 +190,13 @@ export class StripeProvider implements PaymentProvider {
     return refundSnapshot(refund)
   }
 
+  async retrieveRefund(account: ProviderAccount, refund: { reference: string; providerRef: string }) {
+    const found = await stripeCall('looking the refund up', () =>
+      this.client(account).refunds.retrieve(refund.providerRef),
+    )
+    return refundSnapshot(found)
+  }
+
   private session(stripe: Stripe, ref: string, expand = PAYMENT_EXPAND) {
     return stripeCall('looking the session up', () => stripe.checkout.sessions.retrieve(ref, { expand }))
   }
