@@ -8,16 +8,10 @@ import type { OrderService } from '../orders/service.js'
 import type { ProviderAccounts } from './accounts.js'
 import type { PaymentDeps, SetupUpdates } from './context.js'
 import { moneyEventEmitter } from './events.js'
+import { idempotent, type StoredAnswer } from './idempotency.js'
 import { receiveEvent, retryDeferred } from './inbox.js'
 import { closeDueSessions, reconcileDue } from './reconcile.js'
-import {
-  createRefund,
-  idempotent,
-  listRefunds,
-  lookUpPendingRefunds,
-  type StoredAnswer,
-  sendUnsentRefunds,
-} from './refunds.js'
+import { createRefund, listRefunds, lookUpPendingRefunds, sendUnsentRefunds } from './refunds.js'
 import type { CreateRefundBody } from './schemas.js'
 import { Settlement } from './settle.js'
 import { cancelPayment, refreshPayment, startPayment } from './start-payment.js'

@@ -3,26 +3,22 @@
 // route a real provider posts to. Its "API" is this class's public methods; paylinks reaches it only
 // through the provider adapter (./provider.ts), as it would reach any provider.
 import { createHmac, randomBytes } from 'node:crypto'
-import { Webhook } from 'standardwebhooks'
-import type { Db, Executor } from '../../lib/db.js'
+import type { Db } from '../../lib/db.js'
 import type { Logger } from '../../lib/logger.js'
 import type { SandboxSessionRow } from '../../lib/schema.js'
 import { installationSecret } from '../../lib/secrets.js'
 import type { Clock } from '../../lib/time.js'
 import type { CardInput } from './card.js'
-import { cardBrand } from './card.js'
-import {
-  type Behaviour,
-  DECLINES,
-  DISPUTE_OPENS_MS,
-  OUTAGE_MS,
-  PROCESSING_MS,
-  REFUND_SETTLES_MS,
-  TEST_CARDS,
-} from './cards.js'
+import { REFUND_SETTLES_MS } from './cards.js'
+import { type Deliver, deliverDue, enqueue } from './outbox.js'
+import { disputeView, type RefundView, refundView, type SessionView, sessionView } from './views.js'
+import { advance, answerChallenge, type PageStep, submitCard, type WorldContext } from './world.js'
+
+export type { Deliver } from './outbox.js'
+export type { DisputeView, RefundView, SandboxEvent, SessionView } from './views.js'
+export type { PageStep } from './world.js'
 
 const hex = (bytes: number) => randomBytes(bytes).toString('hex')
-const unix = (date: Date) => Math.floor(date.getTime() / 1000)
 
 /** A call the sandbox cannot answer now (the simulated outage of card 0119). */
 export class SandboxUnavailable extends Error {}
@@ -36,79 +32,20 @@ export class SandboxRefusal extends Error {
   }
 }
 
-export interface SessionView {
-  id: string
-  object: 'sandbox.session'
-  mode: 'payment' | 'setup'
-  reference: string
-  status: SandboxSessionRow['status']
-  url: string
-  amount: number | null
-  currency: string | null
-  amount_refunded: number
-  card: { brand: string; last4: string; exp_month: number; exp_year: number } | null
-  /** The charge (payment mode) once complete. */
-  payment: string | null
-  /** The saved payment method (setup mode) once complete. */
-  payment_method: string | null
-  failure: { code: string; message: string } | null
-  expires_at: number
-}
-
-export interface RefundView {
-  id: string
-  object: 'sandbox.refund'
-  session: string
-  payment: string | null
-  /** The merchant's reference (paylinks' payment) of the session, and the refund's own. */
-  session_reference: string
-  reference: string | null
-  amount: number
-  currency: string | null
-  status: 'pending' | 'succeeded' | 'failed'
-  failure_reason: string | null
-}
-
-export interface DisputeView {
-  id: string
-  object: 'sandbox.dispute'
-  session: string
-  payment: string | null
-  session_reference: string
-  amount: number
-  currency: string | null
-  reason: string
-  status: 'open' | 'won' | 'lost'
-}
-
-export interface SandboxEvent {
-  id: string
-  object: 'event'
-  type: string
-  account: string
-  created: number
-  data: { object: SessionView | RefundView | DisputeView }
-}
-
-/** What the sandbox's page does next after a card is entered. */
-export type PageStep =
-  | { kind: 'redirect'; url: string }
-  | { kind: 'challenge' }
-  | { kind: 'error'; message: string }
-
-/** Posts a signed event to paylinks' inbox; answers the HTTP status it got. */
-export type Deliver = (path: string, body: string, headers: Record<string, string>) => Promise<number>
-
 export class SandboxService {
   private key: Promise<string> | undefined
   private deliver: Deliver | undefined
+
+  private readonly world: WorldContext
 
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,
     private readonly publicUrl: string,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.world = { db, clock, publicUrl }
+  }
 
   /** Where the sandbox sends its events: paylinks' inbox route, called in process. */
   connect(deliver: Deliver): void {
@@ -176,11 +113,11 @@ export class SandboxService {
       .where('account_id', '=', input.accountId)
       .where('reference', '=', input.reference)
       .executeTakeFirstOrThrow()
-    return this.view(session)
+    return sessionView(session, this.publicUrl)
   }
 
   async retrieveSession(accountId: string, id: string): Promise<SessionView> {
-    return this.view(await this.sessionOf(accountId, id))
+    return sessionView(await this.sessionOf(accountId, id), this.publicUrl)
   }
 
   /** Closes an open session; a complete one stays complete (and says so). */
@@ -196,7 +133,13 @@ export class SandboxService {
         .returningAll()
         .executeTakeFirst()
       if (expired)
-        await this.enqueue(tx, expired.account_id, 'checkout.session.expired', this.view(expired), now)
+        await enqueue(
+          tx,
+          expired.account_id,
+          'checkout.session.expired',
+          sessionView(expired, this.publicUrl),
+          now,
+        )
     })
     return this.retrieveSession(accountId, id)
   }
@@ -221,7 +164,7 @@ export class SandboxService {
         .where('session_id', '=', locked.id)
         .where('reference', '=', input.reference)
         .executeTakeFirst()
-      if (existing) return this.refundView(existing, locked)
+      if (existing) return refundView(existing, locked)
       if (locked.mode !== 'payment' || locked.status !== 'complete')
         throw new SandboxRefusal('payment_not_complete', 'only a complete payment can be refunded')
       const pending = await tx
@@ -246,7 +189,7 @@ export class SandboxService {
         })
         .returningAll()
         .executeTakeFirstOrThrow()
-      return this.refundView(refund, locked)
+      return refundView(refund, locked)
     })
   }
 
@@ -257,7 +200,7 @@ export class SandboxService {
       .where('id', '=', id)
       .executeTakeFirst()
     if (!refund) throw new SandboxRefusal('resource_missing', `no such refund: ${id}`)
-    return this.refundView(refund, await this.sessionOf(accountId, refund.session_id))
+    return refundView(refund, await this.sessionOf(accountId, refund.session_id))
   }
 
   /** Settles a dispute the way the card network would; the sandbox's stand-in for responding to one. */
@@ -277,7 +220,7 @@ export class SandboxService {
         .selectAll()
         .where('id', '=', dispute.session_id)
         .executeTakeFirstOrThrow()
-      await this.enqueue(tx, session.account_id, 'dispute.closed', this.disputeView(dispute, session), now)
+      await enqueue(tx, session.account_id, 'dispute.closed', disputeView(dispute, session), now)
     })
   }
 
@@ -302,259 +245,34 @@ export class SandboxService {
   }
 
   /** The buyer entered a card on the sandbox's page: what the test card asks for happens now. */
-  async submitCard(id: string, card: CardInput): Promise<PageStep> {
-    const now = this.clock.now()
-    const behaviour: Behaviour | undefined = TEST_CARDS[card.number]
-    if (!behaviour) {
-      return {
-        kind: 'error',
-        message: 'This is the sandbox: use one of its test cards listed below. Real cards are never charged.',
-      }
-    }
-    return this.db.transaction().execute(async (tx): Promise<PageStep> => {
-      const session = await tx
-        .selectFrom('sandbox_sessions')
-        .selectAll()
-        .where('id', '=', id)
-        .forUpdate()
-        .executeTakeFirst()
-      if (!session) return { kind: 'error', message: 'This payment page does not exist.' }
-      if (session.status !== 'open') return { kind: 'redirect', url: session.return_url }
-      if (session.expires_at.getTime() <= now.getTime()) {
-        await this.finish(tx, session, { status: 'expired' }, now, 'checkout.session.expired')
-        return { kind: 'redirect', url: session.return_url }
-      }
-      const cardColumns = {
-        behaviour,
-        card_brand: cardBrand(card.number),
-        card_last4: card.number.slice(-4),
-        card_exp_month: card.expMonth,
-        card_exp_year: card.expYear,
-      }
-      const decline = DECLINES[behaviour]
-      if (decline) {
-        await this.finish(
-          tx,
-          session,
-          { ...cardColumns, status: 'failed', failure_code: decline.code, failure_message: decline.message },
-          now,
-          'checkout.session.failed',
-        )
-        return { kind: 'redirect', url: session.return_url }
-      }
-      if (behaviour === 'three_d_secure') {
-        await this.finish(
-          tx,
-          session,
-          { ...cardColumns, status: 'requires_action' },
-          now,
-          'checkout.session.requires_action',
-        )
-        return { kind: 'challenge' }
-      }
-      if (behaviour === 'outage' && session.mode === 'payment') {
-        // The provider fails mid-payment: no event comes, and for a while its API answers nothing about it.
-        await tx
-          .updateTable('sandbox_sessions')
-          .set({
-            ...cardColumns,
-            status: 'failed',
-            failure_code: 'processing_error',
-            failure_message: 'The provider had an outage; no charge was made.',
-            outage_until: new Date(now.getTime() + OUTAGE_MS),
-            completed_at: now,
-          })
-          .where('id', '=', session.id)
-          .execute()
-        return { kind: 'redirect', url: session.return_url }
-      }
-      if (behaviour === 'processing' && session.mode === 'payment') {
-        await this.finish(
-          tx,
-          session,
-          { ...cardColumns, status: 'processing', settles_at: new Date(now.getTime() + PROCESSING_MS) },
-          now,
-          'checkout.session.processing',
-        )
-        return { kind: 'redirect', url: session.return_url }
-      }
-      await this.complete(tx, { ...session, ...cardColumns }, now)
-      return { kind: 'redirect', url: session.return_url }
-    })
+  submitCard(id: string, card: CardInput): Promise<PageStep> {
+    return submitCard(this.world, id, card)
   }
 
   /** The answer to the 3-D Secure step of the sandbox's page. */
-  async answerChallenge(id: string, approve: boolean): Promise<PageStep> {
-    const now = this.clock.now()
-    return this.db.transaction().execute(async (tx): Promise<PageStep> => {
-      const session = await tx
-        .selectFrom('sandbox_sessions')
-        .selectAll()
-        .where('id', '=', id)
-        .forUpdate()
-        .executeTakeFirst()
-      if (!session) return { kind: 'error', message: 'This payment page does not exist.' }
-      if (session.status !== 'requires_action') return { kind: 'redirect', url: session.return_url }
-      if (approve) await this.complete(tx, session, now)
-      else
-        await this.finish(
-          tx,
-          session,
-          {
-            status: 'failed',
-            failure_code: 'authentication_failed',
-            failure_message: 'The card holder did not approve the payment.',
-          },
-          now,
-          'checkout.session.failed',
-        )
-      return { kind: 'redirect', url: session.return_url }
-    })
+  answerChallenge(id: string, approve: boolean): Promise<PageStep> {
+    return answerChallenge(this.world, id, approve)
   }
 
   // — Time passing at the provider, and its events —
 
-  /**
-   * Moves the sandbox's world forward to now: processing payments settle, refunds settle (those of card
-   * 5126 fail), scheduled disputes open, and sessions past their expiry close. Each change queues its event.
-   */
-  async advance(): Promise<number> {
-    const now = this.clock.now()
-    return this.db.transaction().execute(async (tx) => {
-      let changes = 0
-      const settled = await tx
-        .selectFrom('sandbox_sessions')
-        .selectAll()
-        .where('status', '=', 'processing')
-        .where('settles_at', '<=', now)
-        .forUpdate()
-        .skipLocked()
-        .execute()
-      for (const session of settled) {
-        await this.complete(tx, session, now)
-        changes++
-      }
-      const refunds = await tx
-        .selectFrom('sandbox_refunds as r')
-        .innerJoin('sandbox_sessions as s', 's.id', 'r.session_id')
-        .select(['r.id', 's.behaviour'])
-        .where('r.status', '=', 'pending')
-        .where('r.settles_at', '<=', now)
-        .forUpdate('r')
-        .skipLocked()
-        .execute()
-      for (const { id, behaviour } of refunds) {
-        const status = behaviour === 'refund_fails' ? 'failed' : 'succeeded'
-        const refund = await tx
-          .updateTable('sandbox_refunds')
-          .set({ status })
-          .where('id', '=', id)
-          .returningAll()
-          .executeTakeFirstOrThrow()
-        const session = await tx
-          .selectFrom('sandbox_sessions')
-          .selectAll()
-          .where('id', '=', refund.session_id)
-          .executeTakeFirstOrThrow()
-        const after =
-          status === 'succeeded'
-            ? await tx
-                .updateTable('sandbox_sessions')
-                .set((eb) => ({ amount_refunded: eb('amount_refunded', '+', refund.amount) }))
-                .where('id', '=', session.id)
-                .returningAll()
-                .executeTakeFirstOrThrow()
-            : session
-        await this.enqueue(tx, session.account_id, `refund.${status}`, this.refundView(refund, after), now)
-        changes++
-      }
-      const disputes = await tx
-        .updateTable('sandbox_disputes')
-        .set({ status: 'open' })
-        .where('status', '=', 'scheduled')
-        .where('opens_at', '<=', now)
-        .returningAll()
-        .execute()
-      for (const dispute of disputes) {
-        const session = await tx
-          .selectFrom('sandbox_sessions')
-          .selectAll()
-          .where('id', '=', dispute.session_id)
-          .executeTakeFirstOrThrow()
-        await this.enqueue(tx, session.account_id, 'dispute.created', this.disputeView(dispute, session), now)
-        changes++
-      }
-      const expired = await tx
-        .updateTable('sandbox_sessions')
-        .set({ status: 'expired', completed_at: now })
-        .where('status', 'in', ['open', 'requires_action'])
-        .where('expires_at', '<=', now)
-        .returningAll()
-        .execute()
-      for (const session of expired) {
-        await this.enqueue(tx, session.account_id, 'checkout.session.expired', this.view(session), now)
-        changes++
-      }
-      return changes
-    })
+  /** Moves the sandbox's world forward to now (see world.ts); answers how many changes it made. */
+  advance(): Promise<number> {
+    return advance(this.world)
   }
 
   /** Delivers due events to paylinks' inbox, signed; an answer other than 2xx is retried with backoff. */
-  async deliverDue(limit = 50): Promise<number> {
-    const deliver = this.deliver
-    if (!deliver) return 0
-    const now = this.clock.now()
-    const due = await this.db
-      .updateTable('sandbox_events')
-      .set({ leased_until: new Date(now.getTime() + 60_000) })
-      .where('id', 'in', (eb) =>
-        eb
-          .selectFrom('sandbox_events')
-          .select('id')
-          .where('delivered_at', 'is', null)
-          .where('deliver_at', '<=', now)
-          .where((w) => w.or([w('leased_until', 'is', null), w('leased_until', '<', now)]))
-          .orderBy('deliver_at')
-          .orderBy('created_at')
-          .limit(limit)
-          .forUpdate()
-          .skipLocked(),
-      )
-      .returningAll()
-      .execute()
-    for (const event of due.sort((a, b) => a.created_at.getTime() - b.created_at.getTime())) {
-      const body = JSON.stringify(event.payload)
-      // The signature's timestamp is the real one: receivers check it against their own clock.
-      const headers = {
-        'content-type': 'application/json',
-        ...this.signer(await this.signingSecret(event.account_id)).headers(event.id, body),
-      }
-      let status: number
-      let error: string | null = null
-      try {
-        status = await deliver(`/providers/${event.account_id}/events`, body, headers)
-      } catch (err) {
-        status = 0
-        error = (err as Error).message.slice(0, 500)
-      }
-      const ok = status >= 200 && status < 300
-      if (!ok)
-        this.logger.warn({ event: event.id, status, error }, 'sandbox event not accepted; retrying later')
-      await this.db
-        .updateTable('sandbox_events')
-        .set({
-          delivered_at: ok ? this.clock.now() : null,
-          attempts: event.attempts + 1,
-          last_error: ok ? null : (error ?? `HTTP ${status}`),
-          deliver_at: ok
-            ? event.deliver_at
-            : new Date(now.getTime() + Math.min(60_000, 1000 * 2 ** event.attempts)),
-          leased_until: null,
-        })
-        .where('id', '=', event.id)
-        .execute()
-    }
-    return due.length
+  deliverDue(limit = 50): Promise<number> {
+    return deliverDue(
+      {
+        db: this.db,
+        clock: this.clock,
+        logger: this.logger,
+        signingSecret: (id) => this.signingSecret(id),
+        deliver: this.deliver,
+      },
+      limit,
+    )
   }
 
   /** One turn of the sandbox's clock: what is due happens, and its events go out. */
@@ -581,20 +299,6 @@ export class SandboxService {
 
   // — Inside —
 
-  private signer(secret: string) {
-    const webhook = new Webhook(secret)
-    return {
-      headers: (id: string, body: string) => {
-        const at = new Date()
-        return {
-          'webhook-id': id,
-          'webhook-timestamp': String(unix(at)),
-          'webhook-signature': webhook.sign(id, at, body),
-        }
-      },
-    }
-  }
-
   private async sessionOf(accountId: string, id: string): Promise<SandboxSessionRow> {
     const session = await this.db
       .selectFrom('sandbox_sessions')
@@ -606,149 +310,5 @@ export class SandboxService {
     if (session.outage_until && session.outage_until.getTime() > this.clock.now().getTime())
       throw new SandboxUnavailable('the sandbox is having a (simulated) outage; try again later')
     return session
-  }
-
-  private async complete(tx: Executor, session: SandboxSessionRow, now: Date) {
-    const objectRef = session.mode === 'payment' ? `sbx_ch_${hex(12)}` : `sbx_pm_${hex(12)}`
-    const done = await this.finish(
-      tx,
-      session,
-      {
-        behaviour: session.behaviour,
-        card_brand: session.card_brand,
-        card_last4: session.card_last4,
-        card_exp_month: session.card_exp_month,
-        card_exp_year: session.card_exp_year,
-        status: 'complete',
-        object_ref: objectRef,
-        settles_at: null,
-      },
-      now,
-      'checkout.session.completed',
-    )
-    if (session.mode === 'payment' && session.behaviour === 'dispute') {
-      await tx
-        .insertInto('sandbox_disputes')
-        .values({
-          id: `sbx_dp_${hex(12)}`,
-          session_id: done.id,
-          amount: Number(done.amount),
-          reason: 'fraudulent',
-          status: 'scheduled',
-          opens_at: new Date(now.getTime() + DISPUTE_OPENS_MS),
-          created_at: now,
-        })
-        .execute()
-    }
-  }
-
-  /** Moves a session to its new state and queues the event saying so. */
-  private async finish(
-    tx: Executor,
-    session: SandboxSessionRow,
-    changes: Partial<SandboxSessionRow>,
-    now: Date,
-    eventType: string,
-  ): Promise<SandboxSessionRow> {
-    const final = changes.status === 'complete' || changes.status === 'failed' || changes.status === 'expired'
-    const updated = await tx
-      .updateTable('sandbox_sessions')
-      .set({ ...changes, ...(final ? { completed_at: now } : {}) })
-      .where('id', '=', session.id)
-      .returningAll()
-      .executeTakeFirstOrThrow()
-    await this.enqueue(tx, updated.account_id, eventType, this.view(updated), now)
-    return updated
-  }
-
-  private async enqueue(
-    tx: Executor,
-    accountId: string,
-    type: string,
-    object: SessionView | RefundView | DisputeView,
-    now: Date,
-  ): Promise<void> {
-    const id = `sbx_evt_${hex(12)}`
-    const event: SandboxEvent = {
-      id,
-      object: 'event',
-      type,
-      account: accountId,
-      created: unix(now),
-      data: { object },
-    }
-    await tx
-      .insertInto('sandbox_events')
-      .values({
-        id,
-        account_id: accountId,
-        type,
-        payload: JSON.stringify(event),
-        deliver_at: now,
-        created_at: now,
-      })
-      .execute()
-  }
-
-  private view(s: SandboxSessionRow): SessionView {
-    return {
-      id: s.id,
-      object: 'sandbox.session',
-      mode: s.mode,
-      reference: s.reference,
-      status: s.status,
-      url: `${this.publicUrl}/sandbox/checkout/${s.id}`,
-      amount: s.amount === null ? null : Number(s.amount),
-      currency: s.currency,
-      amount_refunded: Number(s.amount_refunded),
-      card:
-        s.card_brand && s.card_last4 && s.card_exp_month && s.card_exp_year
-          ? {
-              brand: s.card_brand,
-              last4: s.card_last4,
-              exp_month: s.card_exp_month,
-              exp_year: s.card_exp_year,
-            }
-          : null,
-      payment: s.mode === 'payment' ? s.object_ref : null,
-      payment_method: s.mode === 'setup' ? s.object_ref : null,
-      failure: s.failure_code ? { code: s.failure_code, message: s.failure_message ?? s.failure_code } : null,
-      expires_at: unix(s.expires_at),
-    }
-  }
-
-  private refundView(
-    r: { id: string; reference: string | null; amount: number; status: RefundView['status'] },
-    s: SandboxSessionRow,
-  ): RefundView {
-    return {
-      id: r.id,
-      object: 'sandbox.refund',
-      session: s.id,
-      payment: s.object_ref,
-      session_reference: s.reference,
-      reference: r.reference,
-      amount: Number(r.amount),
-      currency: s.currency,
-      status: r.status,
-      failure_reason: r.status === 'failed' ? 'The bank could not return the money to this card.' : null,
-    }
-  }
-
-  private disputeView(
-    d: { id: string; amount: number; reason: string; status: string },
-    s: SandboxSessionRow,
-  ): DisputeView {
-    return {
-      id: d.id,
-      object: 'sandbox.dispute',
-      session: s.id,
-      payment: s.object_ref,
-      session_reference: s.reference,
-      amount: Number(d.amount),
-      currency: s.currency,
-      reason: d.reason,
-      status: d.status === 'scheduled' ? 'open' : (d.status as DisputeView['status']),
-    }
   }
 }
