@@ -84,12 +84,14 @@ export async function startServer(config: Config): Promise<void> {
   })
 
   let stopSweeper: (() => Promise<void>) | undefined
+  let stopCounter: (() => Promise<void>) | undefined
   let stopSandbox: (() => Promise<void>) | undefined
   // Longer than a webhook attempt's 15 s bound, so that attempts under way finish and are recorded.
   closeWithGrace({ delay: 20_000, logger }, async ({ signal, err }) => {
     if (err) logger.error({ err }, 'closing after an uncaught error')
     else logger.info({ signal }, 'closing: finishing requests in flight')
     await stopSweeper?.()
+    await stopCounter?.()
     await stopSandbox?.()
     await services.dispatcher.stop()
     await app.close()
@@ -110,6 +112,7 @@ export async function startServer(config: Config): Promise<void> {
 
   const demo = await seedDemoIfEmpty(services)
   stopSweeper = startPaymentSweeper(services.payments, logger)
+  stopCounter = services.counter.start()
   stopSandbox = services.sandbox.start()
   services.dispatcher.start()
   // Last, after the start-up logs, so that it is the first thing a person reads.

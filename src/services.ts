@@ -5,6 +5,8 @@ import { createLogger, type Logger } from './lib/logger.js'
 import { createMailer, type Mailer } from './lib/mailer.js'
 import { dataDirMasterKey, SecretBox } from './lib/secret-box.js'
 import type { Clock } from './lib/time.js'
+import { StatsCounter } from './modules/analytics/counter.js'
+import { StatNames } from './modules/analytics/rollup.js'
 import { AnalyticsService } from './modules/analytics/service.js'
 import { CheckoutService } from './modules/checkout/service.js'
 import { MerchantService } from './modules/merchants/service.js'
@@ -32,6 +34,8 @@ export interface Services {
   products: ProductService
   paylinks: PaylinkService
   analytics: AnalyticsService
+  /** Counts committed visits into the statistics; started by the server. */
+  counter: StatsCounter
   orders: OrderService
   checkout: CheckoutService
   payments: PaymentService
@@ -76,9 +80,11 @@ export function createServices(
   const users = new UserService(db, clock)
   const projects = new ProjectService(db, clock)
   const products = new ProductService(db, clock, projects)
-  const paylinks = new PaylinkService(db, clock, config, projects)
-  const analytics = new AnalyticsService(db, clock, projects, paylinks)
-  const orders = new OrderService(db, clock, config)
+  const statNames = new StatNames()
+  const counter = new StatsCounter(db, statNames, clock, logger)
+  const paylinks = new PaylinkService(db, clock, config, projects, counter)
+  const analytics = new AnalyticsService(db, clock, projects, paylinks, counter)
+  const orders = new OrderService(db, clock, config, statNames)
   const checkout = new CheckoutService(db, clock, orders, accounts, 4)
   const portals = new PortalService(db, clock, config, projects, orders, mailer, logger, accounts)
   const payments = new PaymentService(
@@ -102,6 +108,7 @@ export function createServices(
     products,
     paylinks,
     analytics,
+    counter,
     orders,
     checkout,
     payments,

@@ -243,8 +243,9 @@ export interface DB {
   paylinks: PaylinksTable
   paylink_products: PaylinkProductsTable
   visits: VisitsTable
-  visitor_days: VisitorDaysTable
-  link_stats: LinkStatsTable
+  stat_names: StatNamesTable
+  stat_rollups: StatRollupsTable
+  stat_queue: StatQueueTable
   orders: OrdersTable
   order_items: OrderItemsTable
   payments: PaymentsTable
@@ -299,32 +300,40 @@ export interface VisitsTable {
   referrer_host: string | null
   country: string | null
   order_id: string | null
+  /** A link-preview bot, a crawler or a HEAD request: kept, never counted. */
+  bot: Generated<boolean>
+  /** The visitor's first visit of this paylink on this UTC day, set when the visit is counted. */
+  first_visit: Generated<boolean>
 }
 
-export interface VisitorDaysTable {
-  paylink_id: string
-  project_id: string
-  day: string
-  visitor_hash: string
-  first_seen: Date
+/** 'a' all, 'c' country, 'r' referrer, 'u' UTM triple, 'p' paylink (of a project). */
+export type StatDim = 'a' | 'c' | 'r' | 'u' | 'p'
+
+export interface StatNamesTable {
+  id: Generated<number>
+  name: string
 }
 
-export type StatGrain = 'q' | 'h' | 'd'
-export type StatDim = 'all' | 'country' | 'referrer' | 'utm'
-
-export interface LinkStatsTable {
-  owner_id: string
-  grain: StatGrain
+export interface StatRollupsTable {
+  owner: number
   dim: StatDim
-  bucket: Date
-  key: string
-  currency: string
+  /** The bucket's length in quarters of an hour. */
+  grain: number
+  /** The bucket's start in quarters of an hour since 1970-01-01 UTC. */
+  bucket: number
+  key: number
+  cur: number
   visits: Generated<number>
   visitors: Generated<number>
   orders: Generated<number>
   paid_orders: Generated<number>
   revenue: Generated<number>
   refunded: Generated<number>
+}
+
+export interface StatQueueTable {
+  visit_id: number
+  visited_at: Date
 }
 
 export type OrderStatus = 'created' | 'paid' | 'partially_refunded' | 'refunded' | 'disputed' | 'expired'

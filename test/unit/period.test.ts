@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { PAYLINK_GRAINS } from '../../src/modules/analytics/rollup.js'
 import { localDayRanges, planPeriod } from '../../src/modules/analytics/service.js'
 
 const at = (iso: string) => Date.parse(iso)
@@ -6,23 +7,51 @@ const seconds = (iso: string) => at(iso) / 1000
 const hours = (r: { from: number; to: number }) => (r.to - r.from) / 3_600_000
 
 describe('planPeriod', () => {
-  it('reads whole days, then hours, then quarters, and raw ends shorter than a quarter', () => {
+  it('reads whole days, then quarters, and raw ends shorter than a quarter', () => {
     const plan = planPeriod(at('2026-03-01T22:07:30Z'), at('2026-03-04T01:50:00Z'), '', {
       slices: [],
       raw: [],
     })
     const iso = (ms: number) => new Date(ms).toISOString().slice(0, 16)
     expect(plan.slices.map((s) => [s.grain, iso(s.from), iso(s.to)])).toEqual([
-      ['d', '2026-03-02T00:00', '2026-03-04T00:00'],
-      ['h', '2026-03-01T23:00', '2026-03-02T00:00'],
-      ['q', '2026-03-01T22:15', '2026-03-01T23:00'],
-      ['h', '2026-03-04T00:00', '2026-03-04T01:00'],
-      ['q', '2026-03-04T01:00', '2026-03-04T01:45'],
+      [96, '2026-03-02T00:00', '2026-03-04T00:00'],
+      [1, '2026-03-01T22:15', '2026-03-02T00:00'],
+      [1, '2026-03-04T00:00', '2026-03-04T01:45'],
     ])
     expect(plan.raw.map((r) => [iso(r.from), iso(r.to)])).toEqual([
       ['2026-03-01T22:07', '2026-03-01T22:15'],
       ['2026-03-04T01:45', '2026-03-04T01:50'],
     ])
+  })
+
+  it('reads a breakdown by key from whole days, and raw ends shorter than a day', () => {
+    const plan = planPeriod(
+      at('2026-03-01T22:07:30Z'),
+      at('2026-03-04T01:50:00Z'),
+      '',
+      { slices: [], raw: [] },
+      [96],
+    )
+    const iso = (ms: number) => new Date(ms).toISOString().slice(0, 16)
+    expect(plan.slices.map((s) => [s.grain, iso(s.from), iso(s.to)])).toEqual([
+      [96, '2026-03-02T00:00', '2026-03-04T00:00'],
+    ])
+    expect(plan.raw.map((r) => [iso(r.from), iso(r.to)])).toEqual([
+      ['2026-03-01T22:07', '2026-03-02T00:00'],
+      ['2026-03-04T00:00', '2026-03-04T01:50'],
+    ])
+  })
+
+  it('covers a project’s paylinks with blocks of 64 down to 1 day aligned on their length', () => {
+    const day = 86_400_000
+    const from = 20_000 * day + 3_600_000
+    const plan = planPeriod(from, from + 90 * day, '', { slices: [], raw: [] }, PAYLINK_GRAINS)
+    const covered = plan.slices.reduce((sum, s) => sum + (s.to - s.from), 0)
+    expect(covered + plan.raw.reduce((sum, r) => sum + (r.to - r.from), 0)).toBe(90 * day)
+    for (const s of plan.slices) expect(s.from % (s.grain * 900_000)).toBe(0)
+    // Two blocks at most per length and side, and one raw end shorter than a day on each side.
+    expect(plan.slices.length).toBeLessThanOrEqual(13)
+    expect(plan.raw).toHaveLength(2)
   })
 
   it('answers a period inside one quarter from raw rows alone', () => {

@@ -1,21 +1,30 @@
-// Keeps the statistics rollups (migrations/0006_stats.sql) in step with the raw facts: every visit,
-// order and payment adds to its counters in the transaction that records it.
+// The statistics rollups (migrations/0014_stats_compact.sql): which rows a visit, an order, a payment or
+// a refund adds to, and how those rows are written. Visits are counted by the counter (counter.ts) from
+// the durable queue; payments and refunds in the transaction that records them.
 import { sql } from 'kysely'
 import type { Executor, Tx } from '../../lib/db.js'
-import type { StatDim, StatGrain } from '../../lib/schema.js'
-import { DAY_MS } from '../../lib/time.js'
+import type { StatDim } from '../../lib/schema.js'
 
 export const QUARTER_MS = 15 * 60 * 1000
 export const HOUR_MS = 60 * 60 * 1000
+/** Quarters of an hour in a UTC day: the grain of a day row. */
+export const DAY = 96
+/** A project's paylink rows cover 1, 2, 4, … 64 days: any period is a few of them per paylink. */
+export const PAYLINK_GRAINS = [64, 32, 16, 8, 4, 2, 1].map((days) => days * DAY)
 
-/** The grains kept, with their bucket length: a period is read from the coarsest that fit. */
-export const GRAINS = [
-  ['d', DAY_MS],
-  ['h', HOUR_MS],
-  ['q', QUARTER_MS],
-] as const
+/**
+ * The grains kept for each dimension, coarsest first. Every grain divides the coarser ones, so a period
+ * is covered by whole buckets of the coarsest grain that fits, then finer ones at its ends.
+ */
+export const GRAINS: Record<StatDim, number[]> = {
+  a: [DAY, 1],
+  c: [DAY],
+  r: [DAY],
+  u: [DAY],
+  p: PAYLINK_GRAINS,
+}
 
-/** Separates the three UTM tags in the key of the `utm` dimension; visits strip it from tag values. */
+/** Separates the three UTM tags in the key of the `u` dimension; visits strip it from tag values. */
 export const UTM_SEPARATOR = '\u001f'
 
 /** The attribution of a visit or an order: where the buyer came from. */
@@ -31,22 +40,50 @@ export function utmKey(a: Pick<Attribution, 'utm_source' | 'utm_medium' | 'utm_c
   return [a.utm_source ?? '', a.utm_medium ?? '', a.utm_campaign ?? ''].join(UTM_SEPARATOR)
 }
 
-/** The key of each dimension for one visit or order. */
-function dimensionKeys(a: Attribution): [StatDim, string][] {
-  return [
-    ['all', ''],
-    ['country', a.country ?? ''],
-    ['referrer', a.referrer_host ?? ''],
-    ['utm', utmKey(a)],
-  ]
-}
-
 export function floorTo(ms: number, step: number): number {
   return Math.floor(ms / step) * step
 }
 
 export function utcDay(at: Date): string {
   return at.toISOString().slice(0, 10)
+}
+
+/** The quarter of an hour (since 1970-01-01 UTC) an instant falls in. */
+export function quarterOf(at: Date): number {
+  return Math.floor(at.getTime() / QUARTER_MS)
+}
+
+/** Code-unit order of strings, the same on every machine and in PostgreSQL's C collation. */
+export function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
+}
+
+/**
+ * The numbers of the names rollups refer to, cached: a name's number never changes once given. One per
+ * database (a process may reach several, as the tests do).
+ */
+export class StatNames {
+  private readonly ids = new Map<string, number>([['', 0]])
+  private static readonly MAX_CACHED = 200_000
+
+  /** The numbers of the names, giving new ones to names seen for the first time. */
+  async resolve(db: Executor, names: Iterable<string>): Promise<Map<string, number>> {
+    const missing = [...new Set(names)].filter((name) => !this.ids.has(name)).sort(cmp)
+    if (missing.length > 0) {
+      // Sorted, so two writers adding the same new names lock them in the same order.
+      await sql`insert into stat_names (name) select unnest(${missing}::text[]) order by 1
+                on conflict (name) do nothing`.execute(db)
+      const rows = await db
+        .selectFrom('stat_names')
+        .select(['id', 'name'])
+        .where('name', 'in', missing)
+        .execute()
+      if (this.ids.size + rows.length > StatNames.MAX_CACHED) this.ids.clear()
+      this.ids.set('', 0)
+      for (const row of rows) this.ids.set(row.name, row.id)
+    }
+    return this.ids
+  }
 }
 
 interface Counters {
@@ -58,167 +95,121 @@ interface Counters {
   refunded: number
 }
 
-interface Fact extends Attribution {
+const COUNTERS = ['visits', 'visitors', 'orders', 'paid_orders', 'revenue', 'refunded'] as const
+
+export interface Fact extends Attribution {
   paylinkId: string
   projectId: string
   at: Date
-  /** '' for a visit, the order's currency for an order or a payment. */
-  currency: string
+  /** Visits, visitors and order counts; revenue and refunds go to the row of `currency`. */
   counters: Partial<Counters>
+  currency?: string
+}
+
+interface Row {
+  owner: string
+  dim: StatDim
+  grain: number
+  bucket: number
+  key: string
+  cur: string
+  counters: Counters
 }
 
 /** Adds facts up per rollup row, then writes them in one statement per few thousand rows. */
 export class RollupBatch {
-  private readonly rows = new Map<string, { id: RowId; counters: Counters }>()
+  private readonly rows = new Map<string, Row>()
+
+  get size(): number {
+    return this.rows.size
+  }
 
   add(fact: Fact): void {
-    for (const owner of [fact.paylinkId, fact.projectId]) {
-      for (const [grain, length] of GRAINS) {
-        const bucket = floorTo(fact.at.getTime(), length)
-        for (const [dim, key] of dimensionKeys(fact)) {
-          const id: RowId = { owner, grain, dim, bucket, key, currency: fact.currency }
-          const mapKey = [owner, grain, dim, bucket, key, fact.currency].join('\u0000')
-          let row = this.rows.get(mapKey)
-          if (!row) {
-            row = {
-              id,
-              counters: { visits: 0, visitors: 0, orders: 0, paid_orders: 0, revenue: 0, refunded: 0 },
-            }
-            this.rows.set(mapKey, row)
-          }
-          const c = fact.counters
-          row.counters.visits += c.visits ?? 0
-          // Unique visitors are shown for the link as a whole and per day, not per country or source.
-          row.counters.visitors += dim === 'all' ? (c.visitors ?? 0) : 0
-          row.counters.orders += c.orders ?? 0
-          row.counters.paid_orders += c.paid_orders ?? 0
-          row.counters.revenue += c.revenue ?? 0
-          row.counters.refunded += c.refunded ?? 0
+    const { revenue = 0, refunded = 0, ...counts } = fact.counters
+    const quarter = quarterOf(fact.at)
+    const keys: Record<Exclude<StatDim, 'p'>, string> = {
+      a: '',
+      c: fact.country ?? '',
+      r: fact.referrer_host ?? '',
+      u: utmKey(fact),
+    }
+    const add = (owner: string, dim: StatDim, key: string) => {
+      for (const grain of GRAINS[dim]) {
+        const bucket = quarter - (quarter % grain)
+        // Unique visitors are shown for a link or project as a whole and per day, not per key.
+        const rowCounts = dim === 'a' ? counts : { ...counts, visitors: 0 }
+        if (Object.values(rowCounts).some((n) => n !== 0)) {
+          this.addTo({ owner, dim, grain, bucket, key, cur: '' }, rowCounts)
+        }
+        if ((revenue !== 0 || refunded !== 0) && fact.currency) {
+          this.addTo({ owner, dim, grain, bucket, key, cur: fact.currency }, { revenue, refunded })
         }
       }
     }
+    for (const owner of [fact.paylinkId, fact.projectId]) {
+      for (const dim of ['a', 'c', 'r', 'u'] as const) add(owner, dim, keys[dim])
+    }
+    add(fact.projectId, 'p', fact.paylinkId)
+  }
+
+  private addTo(id: Omit<Row, 'counters'>, counts: Partial<Counters>): void {
+    const mapKey = `${id.owner}\u0000${id.dim}\u0000${id.grain}\u0000${id.bucket}\u0000${id.key}\u0000${id.cur}`
+    let row = this.rows.get(mapKey)
+    if (!row) {
+      row = {
+        ...id,
+        counters: { visits: 0, visitors: 0, orders: 0, paid_orders: 0, revenue: 0, refunded: 0 },
+      }
+      this.rows.set(mapKey, row)
+    }
+    for (const name of COUNTERS) row.counters[name] += counts[name] ?? 0
   }
 
   /**
-   * Upserts the rows in one fixed order (the primary key's), so that concurrent batches lock shared
-   * rows in the same order and cannot deadlock.
+   * Upserts the rows sorted by the primary key, so that concurrent writers lock shared rows in the same
+   * order and cannot deadlock. The columns travel as arrays: one statement text whatever the batch.
    */
-  async write(tx: Tx): Promise<void> {
-    const rows = [...this.rows.values()].sort((a, b) => compareRowIds(a.id, b.id))
+  async write(tx: Tx, names: StatNames): Promise<void> {
+    if (this.rows.size === 0) return
+    const all = [...this.rows.values()]
+    const ids = await names.resolve(
+      tx,
+      all.flatMap((r) => [r.owner, r.key, r.cur]),
+    )
+    const id = (name: string) => ids.get(name) as number
+    const rows = all
+      .map((r) => ({ ...r, ownerId: id(r.owner), keyId: id(r.key), curId: id(r.cur) }))
+      .sort(
+        (a, b) =>
+          a.ownerId - b.ownerId ||
+          cmp(a.dim, b.dim) ||
+          a.grain - b.grain ||
+          a.bucket - b.bucket ||
+          a.keyId - b.keyId ||
+          a.curId - b.curId,
+      )
     for (let i = 0; i < rows.length; i += WRITE_CHUNK) {
-      await tx
-        .insertInto('link_stats')
-        .values(
-          rows.slice(i, i + WRITE_CHUNK).map(({ id, counters }) => ({
-            owner_id: id.owner,
-            grain: id.grain,
-            dim: id.dim,
-            bucket: new Date(id.bucket),
-            key: id.key,
-            currency: id.currency,
-            ...counters,
-          })),
-        )
-        .onConflict((oc) =>
-          oc.columns(['owner_id', 'grain', 'dim', 'bucket', 'key', 'currency']).doUpdateSet((eb) => ({
-            visits: eb('link_stats.visits', '+', eb.ref('excluded.visits')),
-            visitors: eb('link_stats.visitors', '+', eb.ref('excluded.visitors')),
-            orders: eb('link_stats.orders', '+', eb.ref('excluded.orders')),
-            paid_orders: eb('link_stats.paid_orders', '+', eb.ref('excluded.paid_orders')),
-            revenue: eb('link_stats.revenue', '+', eb.ref('excluded.revenue')),
-            refunded: eb('link_stats.refunded', '+', eb.ref('excluded.refunded')),
-          })),
-        )
-        .execute()
+      const chunk = rows.slice(i, i + WRITE_CHUNK)
+      const column = <T>(pick: (row: (typeof rows)[number]) => T) => chunk.map(pick)
+      await sql`
+        insert into stat_rollups as s (owner, dim, grain, bucket, key, cur,
+                                       visits, visitors, orders, paid_orders, revenue, refunded)
+        select * from unnest(${column((r) => r.ownerId)}::integer[], ${column((r) => r.dim)}::"char"[],
+                             ${column((r) => r.grain)}::smallint[], ${column((r) => r.bucket)}::integer[],
+                             ${column((r) => r.keyId)}::integer[], ${column((r) => r.curId)}::integer[],
+                             ${column((r) => r.counters.visits)}::bigint[], ${column((r) => r.counters.visitors)}::bigint[],
+                             ${column((r) => r.counters.orders)}::bigint[], ${column((r) => r.counters.paid_orders)}::bigint[],
+                             ${column((r) => r.counters.revenue)}::bigint[], ${column((r) => r.counters.refunded)}::bigint[])
+        on conflict (owner, dim, grain, bucket, key, cur) do update set
+          visits = s.visits + excluded.visits, visitors = s.visitors + excluded.visitors,
+          orders = s.orders + excluded.orders, paid_orders = s.paid_orders + excluded.paid_orders,
+          revenue = s.revenue + excluded.revenue, refunded = s.refunded + excluded.refunded`.execute(tx)
     }
   }
 }
 
-/** 12 columns a row: 5,000 rows stay below PostgreSQL's 65,535 parameters a statement. */
-const WRITE_CHUNK = 5000
-
-interface RowId {
-  owner: string
-  grain: StatGrain
-  dim: StatDim
-  bucket: number
-  key: string
-  currency: string
-}
-
-function compareRowIds(a: RowId, b: RowId): number {
-  return (
-    cmp(a.owner, b.owner) ||
-    cmp(a.grain, b.grain) ||
-    cmp(a.dim, b.dim) ||
-    a.bucket - b.bucket ||
-    cmp(a.key, b.key) ||
-    cmp(a.currency, b.currency)
-  )
-}
-
-/** Code-unit order of strings, the same on every machine and in PostgreSQL's C collation. */
-export function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0
-}
-
-export interface RecordedVisit extends Attribution {
-  paylink_id: string
-  project_id: string
-  visited_at: Date
-  visitor_hash: string
-  order?: { currency: string } | undefined
-}
-
-/**
- * Counts a batch of visits and the orders they created. A visitor is counted once per link and UTC day
- * (the visitor hash changes at midnight UTC), in the bucket of their first visit; `visitor_days`
- * remembers who has been seen.
- */
-export async function recordVisits(tx: Tx, visits: RecordedVisit[]): Promise<void> {
-  const ids = visits.map((v) => visitorDayId(v.paylink_id, utcDay(v.visited_at), v.visitor_hash))
-  const firsts = new Map<string, RecordedVisit>()
-  for (const [i, visit] of visits.entries()) {
-    const id = ids[i] as string
-    const seen = firsts.get(id)
-    if (!seen || seen.visited_at > visit.visited_at) firsts.set(id, visit)
-  }
-  const candidates = [...firsts.entries()].sort(([a], [b]) => cmp(a, b))
-  const inserted =
-    candidates.length === 0
-      ? []
-      : await tx
-          .insertInto('visitor_days')
-          .values(
-            candidates.map(([, v]) => ({
-              paylink_id: v.paylink_id,
-              project_id: v.project_id,
-              day: utcDay(v.visited_at),
-              visitor_hash: v.visitor_hash,
-              first_seen: v.visited_at,
-            })),
-          )
-          .onConflict((oc) => oc.doNothing())
-          .returning(['paylink_id', 'visitor_hash', 'first_seen'])
-          .execute()
-  const newVisitors = new Set(
-    inserted.map((r) => visitorDayId(r.paylink_id, utcDay(r.first_seen), r.visitor_hash)),
-  )
-
-  const batch = new RollupBatch()
-  for (const [i, visit] of visits.entries()) {
-    const id = ids[i] as string
-    const isFirst = newVisitors.has(id) && firsts.get(id) === visit
-    const base = { ...visit, paylinkId: visit.paylink_id, projectId: visit.project_id, at: visit.visited_at }
-    batch.add({ ...base, currency: '', counters: { visits: 1, visitors: isFirst ? 1 : 0 } })
-    if (visit.order) batch.add({ ...base, currency: visit.order.currency, counters: { orders: 1 } })
-  }
-  await batch.write(tx)
-}
-
-function visitorDayId(paylinkId: string, day: string, hash: string): string {
-  return `${paylinkId}/${day}/${hash}`
-}
+/** Rows a statement at most: arrays keep it one statement text, chunks keep one statement's memory small. */
+const WRITE_CHUNK = 10_000
 
 export interface PaidOrder extends Attribution {
   paylink_id: string | null
@@ -229,7 +220,7 @@ export interface PaidOrder extends Attribution {
 }
 
 /** Counts a payment in the bucket where its order was created, so conversion compares like with like. */
-export async function recordPayment(tx: Tx, order: PaidOrder): Promise<void> {
+export async function recordPayment(tx: Tx, names: StatNames, order: PaidOrder): Promise<void> {
   if (order.paylink_id === null) return
   const batch = new RollupBatch()
   batch.add({
@@ -237,16 +228,22 @@ export async function recordPayment(tx: Tx, order: PaidOrder): Promise<void> {
     paylinkId: order.paylink_id,
     projectId: order.project_id,
     at: order.created_at,
+    currency: order.currency,
     counters: { paid_orders: 1, revenue: Number(order.total_amount) },
   })
-  await batch.write(tx)
+  await batch.write(tx, names)
 }
 
 /**
  * Counts money that came back (a refund succeeded, or failed after all when `amount` is negative) in the
  * bucket where its order was created, like the revenue it takes back: net revenue compares like with like.
  */
-export async function recordRefund(tx: Tx, order: PaidOrder, amount: number): Promise<void> {
+export async function recordRefund(
+  tx: Tx,
+  names: StatNames,
+  order: PaidOrder,
+  amount: number,
+): Promise<void> {
   if (order.paylink_id === null || amount === 0) return
   const batch = new RollupBatch()
   batch.add({
@@ -254,16 +251,17 @@ export async function recordRefund(tx: Tx, order: PaidOrder, amount: number): Pr
     paylinkId: order.paylink_id,
     projectId: order.project_id,
     at: order.created_at,
+    currency: order.currency,
     counters: { refunded: amount },
   })
-  await batch.write(tx)
+  await batch.write(tx, names)
 }
 
 /** Recomputes every rollup from the raw visits and orders (`paylinks stats rebuild`). */
 export async function rebuildStats(db: Executor): Promise<{ rows: number }> {
   await sql`select paylinks_rebuild_stats()`.execute(db)
   const { count } = await db
-    .selectFrom('link_stats')
+    .selectFrom('stat_rollups')
     .select((eb) => eb.fn.countAll<string>().as('count'))
     .executeTakeFirstOrThrow()
   return { rows: Number(count) }

@@ -61,12 +61,17 @@ const Period = Type.Object({
   to: Type.Integer({ description: 'Unix seconds, excluded' }),
   timezone: Type.String(),
 })
+const AsOf = Type.Integer({
+  description:
+    'Unix seconds: every visit before this instant is counted. Visits are counted a moment after they are made (a second or two; the raw ends of a period are always current), and a dashboard read counts what was queued first, so this is normally now',
+})
 const Total = Type.Object({ ...Figures, unique_visitors: UniqueVisitors })
-const Summary = Type.Object({ period: Period, ...Figures, unique_visitors: UniqueVisitors })
+const Summary = Type.Object({ period: Period, as_of: AsOf, ...Figures, unique_visitors: UniqueVisitors })
 
 const Grouped = (keys: TProperties, description: string) =>
   Type.Object({
     period: Period,
+    as_of: AsOf,
     top: Type.Array(Type.Object({ ...keys, ...Figures }), { description }),
     total: Total,
   })
@@ -198,9 +203,9 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox<{ services: Services }> 
       },
       async (request) => {
         const target = scope(request.params as Record<string, string>)
-        const { period, currency } = await analytics.open(request.merchantId, target, request.query)
-        const summary = await analytics.summary(target, period)
-        return { ...summary, ...later(summary, currency) }
+        const { period, currency, asOf } = await analytics.open(request.merchantId, target, request.query)
+        const { period: _, ...summary } = await analytics.summary(target, period)
+        return { period, as_of: asOf, ...summary, ...later(summary, currency) }
       },
     )
 
@@ -276,7 +281,7 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox<{ services: Services }> 
     query: DashboardQueryInput,
     key: (row: GroupRow) => K,
   ) {
-    const { period, currency } = await analytics.open(merchantId, target, query)
+    const { period, currency, asOf } = await analytics.open(merchantId, target, query)
     const [rows, total] = await Promise.all([
       analytics.grouped(target, dim, period, query.limit ?? 10),
       analytics.summary(target, period),
@@ -284,6 +289,7 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox<{ services: Services }> 
     const { period: _, ...totals } = total
     return {
       period,
+      as_of: asOf,
       top: rows.map((row) => {
         const { key: _key, unique_visitors: _u, ...figures } = row
         return { ...key(row), ...figures, ...later(row, currency) }

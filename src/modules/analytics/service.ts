@@ -1,15 +1,17 @@
 // Dashboards of a paylink or a project over a period, answered from the rollups. A period is cut into
-// whole UTC days, then whole hours, then whole quarters of an hour and, at its two ends, less than a
-// quarter each of raw visits and orders; so a query reads a number of rows that depends on the
-// period's length and the keys, never on the number of visits.
+// whole buckets of the coarsest grain its dimension keeps, then finer ones, and at its two ends raw
+// visits and orders for what is shorter than the finest grain (a quarter of an hour for totals and
+// days, a day for a breakdown by key); so a query reads a number of rows that depends on the period's
+// length and the keys, and on the visits of at most a day at its ends.
 import { type RawBuilder, sql } from 'kysely'
 import type { Db, Executor } from '../../lib/db.js'
 import { invalid } from '../../lib/errors.js'
 import { toMajorUnits } from '../../lib/money.js'
-import type { StatGrain } from '../../lib/schema.js'
+import type { StatDim } from '../../lib/schema.js'
 import { type Clock, DAY_MS } from '../../lib/time.js'
 import type { PaylinkService } from '../paylinks/service.js'
 import type { ProjectService } from '../projects/service.js'
+import type { StatsCounter } from './counter.js'
 import { cmp, GRAINS, HOUR_MS, QUARTER_MS, UTM_SEPARATOR } from './rollup.js'
 
 export type Scope = { kind: 'paylink'; id: string } | { kind: 'project'; id: string }
@@ -26,6 +28,13 @@ export interface Period {
   from: number
   to: number
   timezone: string
+}
+
+/** A period and the instant before which every visit is counted (Unix seconds). */
+export interface Opened {
+  period: Period
+  currency: string
+  asOf: number
 }
 
 export interface Money {
@@ -76,22 +85,23 @@ export class AnalyticsService {
     private readonly clock: Clock,
     private readonly projects: ProjectService,
     private readonly paylinks: PaylinkService,
+    private readonly counter: StatsCounter,
   ) {}
 
   /**
    * Checks that the scope belongs to the merchant (404 otherwise) and reads the period; answers it with
-   * the currency its gross totals are given in (the project's default currency).
+   * the currency its gross totals are given in (the project's default currency), after counting the
+   * visits queued until now, so that a dashboard shows what its reader has just done.
    */
-  async open(
-    merchantId: string,
-    scope: Scope,
-    query: DashboardQuery,
-  ): Promise<{ period: Period; currency: string }> {
+  async open(merchantId: string, scope: Scope, query: DashboardQuery): Promise<Opened> {
     const { default_currency: currency } =
       scope.kind === 'paylink'
         ? await this.paylinks.find(merchantId, scope.id)
         : await this.projects.get(merchantId, scope.id)
-    return { period: await this.period(query), currency }
+    const period = await this.period(query)
+    await this.counter.catchUp()
+    const asOf = Math.floor((await this.counter.asOf()).getTime() / 1000)
+    return { period, currency, asOf }
   }
 
   private async period(query: DashboardQuery): Promise<Period> {
@@ -157,25 +167,19 @@ export class AnalyticsService {
   }
 
   /**
-   * The rows that make up a period: rollup rows for its whole days, hours and quarters, raw visits and
-   * orders for the rest. For `date`, each local day is planned on its own and its rows are labelled
-   * with it. Columns: key, label, currency, visits, visitors, orders, paid_orders, revenue, refunded.
+   * The rows that make up a period: rollup rows for its whole buckets, raw visits and orders for the
+   * rest. For `date`, each local day is planned on its own and its rows are labelled with it. Columns:
+   * key, label, currency, visits, visitors, orders, paid_orders, revenue, refunded.
    */
   private facts(scope: Scope, dim: StatDimOrGroup, period: Period): RawBuilder<unknown> {
+    const statsDim = STATS_DIMS[dim]
+    const grains = GRAINS[statsDim]
     const plan: PeriodPlan = { slices: [], raw: [] }
-    const from = period.from * 1000
-    const to = period.to * 1000
     if (dim === 'date') {
-      for (const day of localDayRanges(period)) planPeriod(day.from, day.to, day.label, plan)
+      for (const day of localDayRanges(period)) planPeriod(day.from, day.to, day.label, plan, grains)
     } else {
-      planPeriod(from, to, '', plan)
+      planPeriod(period.from * 1000, period.to * 1000, '', plan, grains)
     }
-    const statsDim = dim === 'date' || dim === 'paylink' ? 'all' : dim
-    const owner =
-      dim === 'paylink'
-        ? sql`owner_id in (select id from paylinks where project_id = ${scope.id})`
-        : sql`owner_id = ${scope.id}`
-    const statsKey = dim === 'paylink' ? sql`owner_id` : sql`key`
     const scopeColumn = sql.ref(scope.kind === 'paylink' ? 'paylink_id' : 'project_id')
     const rawKey = RAW_KEYS[dim]
     const parts: RawBuilder<unknown>[] = []
@@ -183,25 +187,38 @@ export class AnalyticsService {
       // The slices travel as four arrays: one statement shape and four parameters however many there are.
       const column = <T>(pick: (slice: Slice) => T) => plan.slices.map(pick)
       // A lateral join: each slice is one range scan of the primary key (`offset 0` keeps the planner
-      // from flattening it into one scan of every row of the owner).
+      // from flattening it into one scan of every row of the owner). Rows are added up by key before
+      // their names are looked up.
       parts.push(sql`
-        select s.key, r.label, s.currency, s.visits, s.visitors, s.orders, s.paid_orders, s.revenue, s.refunded
-        from unnest(${column((x) => x.label)}::text[], ${column((x) => x.grain)}::text[],
-                    ${column((x) => new Date(x.from).toISOString())}::timestamptz[],
-                    ${column((x) => new Date(x.to).toISOString())}::timestamptz[]) as r (label, grain, lo, hi)
-        cross join lateral (
-          select ${statsKey} as key, currency, visits, visitors, orders, paid_orders, revenue, refunded
-          from link_stats
-          where ${owner} and dim = ${statsDim} and grain = r.grain and bucket >= r.lo and bucket < r.hi
-          offset 0
-        ) as s`)
+        select k.name as key, a.label, c.name as currency, a.visits, a.visitors, a.orders, a.paid_orders,
+               a.revenue, a.refunded
+        from (
+          select r.label, s.key, s.cur, sum(s.visits) as visits, sum(s.visitors) as visitors,
+                 sum(s.orders) as orders, sum(s.paid_orders) as paid_orders, sum(s.revenue) as revenue,
+                 sum(s.refunded) as refunded
+          from unnest(${column((x) => x.label)}::text[], ${column((x) => x.grain)}::smallint[],
+                      ${column((x) => x.from / QUARTER_MS)}::integer[],
+                      ${column((x) => x.to / QUARTER_MS)}::integer[]) as r (label, grain, lo, hi)
+          cross join lateral (
+            select key, cur, visits, visitors, orders, paid_orders, revenue, refunded
+            from stat_rollups
+            where owner = (select id from stat_names where name = ${scope.id}) and dim = ${statsDim}
+              and grain = r.grain and bucket >= r.lo and bucket < r.hi
+            offset 0
+          ) as s
+          group by r.label, s.key, s.cur
+        ) as a
+        join stat_names k on k.id = a.key
+        join stat_names c on c.id = a.cur`)
     }
-    // One part per raw range (at most two), each a plain range on an index of (link or project, time).
+    // One part per raw range (two, or two a day for `date`), each a plain range on an index of (link or
+    // project, time). Visits still queued for the counter are read here too.
     for (const range of plan.raw) {
       parts.push(sql`
-        select ${rawKey} as key, ${range.label} as label, '' as currency, 1 as visits, 0 as visitors,
+        select ${rawKey} as key, ${range.label} as label, '' as currency, 1 as visits,
+               ${dim === 'all' || dim === 'date' ? sql`first_visit::integer` : sql`0`} as visitors,
                0 as orders, 0 as paid_orders, 0 as revenue, 0 as refunded
-        from visits where ${scopeColumn} = ${scope.id} and ${between('visited_at', range)}`)
+        from visits where ${scopeColumn} = ${scope.id} and not bot and ${between('visited_at', range)}`)
       parts.push(sql`
         select ${rawKey} as key, ${range.label} as label, currency, 0, 0, 1,
                case when paid_at is not null then 1 else 0 end,
@@ -209,11 +226,6 @@ export class AnalyticsService {
                amount_refunded
         from orders
         where ${scopeColumn} = ${scope.id} and paylink_id is not null and ${between('created_at', range)}`)
-      if (dim === 'all' || dim === 'date') {
-        parts.push(sql`
-          select '' as key, ${range.label} as label, '' as currency, 0, 1, 0, 0, 0, 0
-          from visitor_days where ${scopeColumn} = ${scope.id} and ${between('first_seen', range)}`)
-      }
     }
     if (parts.length === 0) {
       return sql`select '' as key, '' as label, '' as currency, 0 as visits, 0 as visitors, 0 as orders,
@@ -236,6 +248,16 @@ export class AnalyticsService {
 
 type StatDimOrGroup = 'all' | GroupedDim
 
+/** The rollup dimension each query reads. */
+const STATS_DIMS: Record<StatDimOrGroup, StatDim> = {
+  all: 'a',
+  date: 'a',
+  country: 'c',
+  referrer: 'r',
+  utm: 'u',
+  paylink: 'p',
+}
+
 /** The key of each dimension computed from a raw visit or order, as `dimensionKeys` in rollup.ts does. */
 const RAW_KEYS: Record<StatDimOrGroup, RawBuilder<unknown>> = {
   all: sql`''`,
@@ -253,7 +275,8 @@ interface Range {
 }
 
 interface Slice extends Range {
-  grain: StatGrain
+  /** In quarters of an hour. */
+  grain: number
 }
 
 function between(column: string, range: Range): RawBuilder<unknown> {
@@ -263,39 +286,55 @@ function between(column: string, range: Range): RawBuilder<unknown> {
 export interface PeriodPlan {
   /** Whole buckets read from the rollups, the coarsest grain that fits first. */
   slices: Slice[]
-  /** Less than a quarter at each end, read from the raw visits and orders. */
+  /** Less than the finest grain at each end, read from the raw visits and orders. */
   raw: Range[]
 }
 
 /**
- * Cuts [from, to) (milliseconds) into whole days, then whole hours, then whole quarters, and raw ends
- * shorter than a quarter; adds them, labelled, to the plan. All ranges are half-open.
+ * Cuts [from, to) (milliseconds) into whole buckets of the grains (in quarters of an hour, coarsest
+ * first, each dividing the ones before it), and raw ends shorter than the finest grain; adds them,
+ * labelled, to the plan. All ranges are half-open.
  */
-export function planPeriod(from: number, to: number, label: string, plan: PeriodPlan): PeriodPlan {
-  const first = Math.ceil(from / QUARTER_MS) * QUARTER_MS
-  const last = Math.floor(to / QUARTER_MS) * QUARTER_MS
+export function planPeriod(
+  from: number,
+  to: number,
+  label: string,
+  plan: PeriodPlan,
+  grains: readonly number[] = GRAINS.a,
+): PeriodPlan {
+  const finest = (grains[grains.length - 1] as number) * QUARTER_MS
+  const first = Math.ceil(from / finest) * finest
+  const last = Math.floor(to / finest) * finest
   if (first >= last) {
     if (from < to) plan.raw.push({ from, to, label })
     return plan
   }
   if (from < first) plan.raw.push({ from, to: first, label })
   if (last < to) plan.raw.push({ from: last, to, label })
-  cover(first, last, 0, label, plan.slices)
+  cover(first, last, grains, 0, label, plan.slices)
   return plan
 }
 
-function cover(from: number, to: number, grainIndex: number, label: string, slices: Slice[]): void {
+function cover(
+  from: number,
+  to: number,
+  grains: readonly number[],
+  index: number,
+  label: string,
+  slices: Slice[],
+): void {
   if (from >= to) return
-  const [grain, length] = GRAINS[grainIndex] as (typeof GRAINS)[number]
+  const grain = grains[index] as number
+  const length = grain * QUARTER_MS
   const first = Math.ceil(from / length) * length
   const last = Math.floor(to / length) * length
   if (first >= last) {
-    cover(from, to, grainIndex + 1, label, slices)
+    cover(from, to, grains, index + 1, label, slices)
     return
   }
   slices.push({ from: first, to: last, label, grain })
-  cover(from, first, grainIndex + 1, label, slices)
-  cover(last, to, grainIndex + 1, label, slices)
+  cover(from, first, grains, index + 1, label, slices)
+  cover(last, to, grains, index + 1, label, slices)
 }
 
 function figures(rows: FactRow[]): Figures {
@@ -354,26 +393,21 @@ export async function lifetimeFigures(db: Executor, ownerId: string): Promise<Fi
 /** The lifetime figures of several paylinks or projects at once, in one grouped read of their day rows. */
 export async function lifetimeFiguresOf(db: Executor, ownerIds: string[]): Promise<Map<string, Figures>> {
   if (ownerIds.length === 0) return new Map()
-  const rows = await db
-    .selectFrom('link_stats')
-    .select((eb) => [
-      'owner_id',
-      sql<string>`''`.as('key'),
-      'currency',
-      eb.fn.sum<string>('visits').as('visits'),
-      eb.fn.sum<string>('visitors').as('visitors'),
-      eb.fn.sum<string>('orders').as('orders'),
-      eb.fn.sum<string>('paid_orders').as('paid_orders'),
-      eb.fn.sum<string>('revenue').as('revenue'),
-      eb.fn.sum<string>('refunded').as('refunded'),
-    ])
-    .where('owner_id', 'in', ownerIds)
-    .where('grain', '=', 'd')
-    .where('dim', '=', 'all')
-    .groupBy(['owner_id', 'currency'])
-    .execute()
+  const { rows } = await sql<FactRow & { owner: string }>`
+    select o.name as owner, '' as key, c.name as currency, s.visits, s.visitors, s.orders, s.paid_orders,
+           s.revenue, s.refunded
+    from (
+      select owner, cur, sum(visits) as visits, sum(visitors) as visitors, sum(orders) as orders,
+             sum(paid_orders) as paid_orders, sum(revenue) as revenue, sum(refunded) as refunded
+      from stat_rollups
+      where owner in (select id from stat_names where name = any(${ownerIds}::text[]))
+        and dim = 'a' and grain = ${GRAINS.a[0] as number}
+      group by owner, cur
+    ) as s
+    join stat_names o on o.id = s.owner
+    join stat_names c on c.id = s.cur`.execute(db)
   const byOwner = new Map<string, FactRow[]>(ownerIds.map((id) => [id, []]))
-  for (const row of rows) byOwner.get(row.owner_id)?.push(row)
+  for (const row of rows) byOwner.get(row.owner)?.push(row)
   return new Map([...byOwner].map(([id, parts]) => [id, figures(parts)]))
 }
 

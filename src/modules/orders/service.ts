@@ -7,7 +7,7 @@ import { newPrefixedId } from '../../lib/ids.js'
 import { sumAmounts } from '../../lib/money.js'
 import type { OrderItemRow, OrderRow, OrderStatus } from '../../lib/schema.js'
 import type { Clock } from '../../lib/time.js'
-import { recordPayment, recordRefund } from '../analytics/rollup.js'
+import { recordPayment, recordRefund, type StatNames } from '../analytics/rollup.js'
 import { emitEvent, type NewEvent } from '../webhooks/events.js'
 import * as repo from './repo.js'
 import { type ListOrdersQuery, type OrderDetail, orderView } from './schemas.js'
@@ -39,6 +39,7 @@ export class OrderService {
     private readonly db: Db,
     private readonly clock: Clock,
     private readonly config: Pick<Config, 'orderTtlMinutes' | 'publicUrl'>,
+    private readonly statNames: StatNames,
   ) {}
 
   /** When an order made now expires. */
@@ -134,7 +135,7 @@ export class OrderService {
       .returningAll()
       .executeTakeFirst()
     if (!paid) return false
-    await recordPayment(tx, paid)
+    await recordPayment(tx, this.statNames, paid)
     await this.emit(tx, 'order.paid', orderId)
     return true
   }
@@ -168,7 +169,7 @@ export class OrderService {
       .returningAll()
       .executeTakeFirstOrThrow()
     const delta = after.amount_refunded - before.amount_refunded
-    if (delta !== 0) await recordRefund(tx, after, delta)
+    if (delta !== 0) await recordRefund(tx, this.statNames, after, delta)
     return { before, after }
   }
 

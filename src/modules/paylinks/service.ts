@@ -30,6 +30,8 @@ export class PaylinkService {
     private readonly clock: Clock,
     private readonly config: Pick<Config, 'publicUrl' | 'paylinkLifeDays'>,
     private readonly projects: ProjectService,
+    /** Counts queued visits before a link's lifetime figures are read. */
+    private readonly counter?: { catchUp(): Promise<void> },
   ) {}
 
   async create(merchantId: string, body: PaylinkBody): Promise<PaylinkDetail> {
@@ -134,6 +136,7 @@ export class PaylinkService {
 
   async stat(merchantId: string, id: string): Promise<PaylinkStat> {
     const paylink = await this.find(merchantId, id)
+    await this.counter?.catchUp()
     return lifetimeFigures(this.db, paylink.id)
   }
 

@@ -1,0 +1,207 @@
+// Counts visits into the statistics rollups after they are committed, from the durable queue the public
+// path writes (stat_queue). One transaction takes a batch off the queue, marks visitors' first visits and
+// adds everything to the rollups: it commits all of it or nothing, so every visit is counted exactly once
+// whatever crashes. One counter runs at a time across all processes (an advisory lock), so first visits
+// are decided in one order and the counts equal what `stats rebuild` computes from the raw visits.
+import { sql } from 'kysely'
+import type { Db, Tx } from '../../lib/db.js'
+import type { Logger } from '../../lib/logger.js'
+import type { Clock } from '../../lib/time.js'
+import { RollupBatch, type StatNames, utcDay } from './rollup.js'
+
+/** The advisory lock of the counter (any fixed number; pg_locks shows it as objid 0x5374_6174). */
+const COUNTER_LOCK = 0x5374_6174
+
+export interface CounterOptions {
+  /** Visits counted in one transaction at most. */
+  batch?: number
+  /** How often the queue is looked at: the statistics lag by about this much. */
+  intervalMs?: number
+}
+
+interface QueuedVisit {
+  id: string
+  paylink_id: string
+  project_id: string
+  visited_at: Date
+  visitor_hash: string
+  country: string | null
+  referrer_host: string | null
+  utm_source: string | null
+  utm_medium: string | null
+  utm_campaign: string | null
+  has_order: boolean
+}
+
+type FirstVisit = Pick<QueuedVisit, 'id' | 'paylink_id' | 'project_id' | 'visited_at' | 'visitor_hash'>
+
+export class StatsCounter {
+  private readonly batch: number
+  private readonly intervalMs: number
+  private timer: NodeJS.Timeout | undefined
+  private running: Promise<unknown> = Promise.resolve()
+  private stopped = true
+
+  constructor(
+    private readonly db: Db,
+    private readonly names: StatNames,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+    options: CounterOptions = {},
+  ) {
+    this.batch = options.batch ?? 5_000
+    this.intervalMs = options.intervalMs ?? 1_000
+  }
+
+  /** Counts on a timer until the returned function is called; that one waits for a batch under way. */
+  start(): () => Promise<void> {
+    this.stopped = false
+    const tick = async () => {
+      this.timer = undefined
+      let counted: number | undefined = 0
+      const run = this.runOnce().catch((err) => {
+        this.logger.error({ err }, 'counting statistics failed; the visits stay queued')
+        return 0
+      })
+      this.running = run
+      counted = await run
+      // A full batch means more is waiting: go on at once.
+      if (!this.stopped) this.timer = setTimeout(tick, counted === this.batch ? 0 : this.intervalMs)
+      this.timer?.unref()
+    }
+    this.timer = setTimeout(tick, 0)
+    this.timer.unref()
+    return async () => {
+      this.stopped = true
+      if (this.timer) clearTimeout(this.timer)
+      await this.running
+    }
+  }
+
+  /**
+   * Counts one batch of queued visits. Answers how many, or undefined when another process is counting
+   * (it holds the lock, and the batch is its to count).
+   */
+  async runOnce(): Promise<number | undefined> {
+    return this.db.transaction().execute(async (tx) => {
+      const { rows: lock } = await sql<{ ok: boolean }>`
+        select pg_try_advisory_xact_lock(${COUNTER_LOCK}) as ok`.execute(tx)
+      if (!lock[0]?.ok) return undefined
+      const { rows: visits } = await sql<QueuedVisit>`
+        with taken as (
+          delete from stat_queue
+          where visit_id in (select visit_id from stat_queue order by visit_id limit ${this.batch})
+          returning visit_id
+        )
+        select v.id, v.paylink_id, v.project_id, v.visited_at, v.visitor_hash, v.country, v.referrer_host,
+               v.utm_source, v.utm_medium, v.utm_campaign, v.order_id is not null as has_order
+        from taken join visits v on v.id = taken.visit_id
+        order by v.id`.execute(tx)
+      if (visits.length === 0) return 0
+      const batch = new RollupBatch()
+      for (const v of visits) {
+        batch.add({
+          ...v,
+          paylinkId: v.paylink_id,
+          projectId: v.project_id,
+          at: v.visited_at,
+          counters: { visits: 1, orders: v.has_order ? 1 : 0 },
+        })
+      }
+      await this.countFirstVisits(tx, visits, batch)
+      await batch.write(tx, this.names)
+      return visits.length
+    })
+  }
+
+  /**
+   * Marks each visitor's first visit of a link and UTC day and counts the visitor there. A visit can be
+   * counted after a later one of the same visitor (ids and commits do not follow time exactly): then the
+   * mark and the visitor move to the earlier visit, as a rebuild from the raw visits would have them.
+   */
+  private async countFirstVisits(tx: Tx, visits: QueuedVisit[], batch: RollupBatch): Promise<void> {
+    const visitorDay = (v: FirstVisit) => `${v.paylink_id}/${utcDay(v.visited_at)}/${v.visitor_hash}`
+    const candidates = new Map<string, QueuedVisit>()
+    for (const v of visits) {
+      const seen = candidates.get(visitorDay(v))
+      if (!seen || earlier(v, seen)) candidates.set(visitorDay(v), v)
+    }
+    const list = [...candidates.values()]
+    const { rows: marked } = await sql<FirstVisit>`
+      select v.id, v.paylink_id, v.project_id, v.visited_at, v.visitor_hash
+      from unnest(${list.map((v) => v.paylink_id)}::text[], ${list.map((v) => v.visitor_hash)}::text[],
+                  ${list.map((v) => utcDay(v.visited_at))}::date[]) as c (paylink_id, visitor_hash, day)
+      join visits v on v.paylink_id = c.paylink_id and v.visitor_hash = c.visitor_hash
+                   and (v.visited_at at time zone 'UTC')::date = c.day
+      where v.first_visit`.execute(tx)
+    const firsts = new Map(marked.map((v) => [visitorDay(v), v]))
+    const unmark: string[] = []
+    const mark: string[] = []
+    const visitor = (v: FirstVisit, n: number) =>
+      batch.add({
+        paylinkId: v.paylink_id,
+        projectId: v.project_id,
+        at: v.visited_at,
+        country: null,
+        referrer_host: null,
+        utm_source: null,
+        utm_medium: null,
+        utm_campaign: null,
+        counters: { visitors: n },
+      })
+    for (const candidate of list) {
+      const first = firsts.get(visitorDay(candidate))
+      if (first && !earlier(candidate, first)) continue
+      if (first) {
+        unmark.push(first.id)
+        visitor(first, -1)
+      }
+      mark.push(candidate.id)
+      visitor(candidate, 1)
+    }
+    if (unmark.length > 0) {
+      await sql`update visits set first_visit = false where id = any(${unmark}::bigint[])`.execute(tx)
+    }
+    if (mark.length > 0) {
+      await sql`update visits set first_visit = true where id = any(${mark}::bigint[])`.execute(tx)
+    }
+  }
+
+  /**
+   * Counts what was queued when called, so that a dashboard shows what its reader has just done; gives
+   * up at the deadline (the answer's `as_of` then says what is counted).
+   */
+  async catchUp(deadlineMs = 2_000): Promise<void> {
+    const { rows } = await sql<{ last: string | null }>`select max(visit_id) as last from stat_queue`.execute(
+      this.db,
+    )
+    const last = rows[0]?.last
+    if (last == null) return
+    const until = Date.now() + deadlineMs
+    while (Date.now() < until) {
+      const { rows: next } = await sql<{ first: string | null }>`
+        select min(visit_id) as first from stat_queue`.execute(this.db)
+      const first = next[0]?.first
+      if (first == null || BigInt(first) > BigInt(last)) return
+      const counted = await this.runOnce()
+      if (counted === undefined) await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+  }
+
+  /** Every visit before this instant is counted: the oldest visit still queued, or now. */
+  async asOf(): Promise<Date> {
+    const oldest = await this.db
+      .selectFrom('stat_queue')
+      .select('visited_at')
+      .orderBy('visit_id')
+      .limit(1)
+      .executeTakeFirst()
+    const now = this.clock.now()
+    return oldest && oldest.visited_at < now ? oldest.visited_at : now
+  }
+}
+
+function earlier(a: FirstVisit, b: FirstVisit): boolean {
+  const at = a.visited_at.getTime() - b.visited_at.getTime()
+  return at < 0 || (at === 0 && BigInt(a.id) < BigInt(b.id))
+}
