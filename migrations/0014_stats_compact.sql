@@ -79,20 +79,21 @@ BEGIN
   UPDATE visits SET first_visit = true
   FROM rebuild_firsts f WHERE f.id = visits.id AND NOT visits.first_visit;
 
-  -- The facts, one row per visit or paid or refunded order, with their attribution.
+  -- The facts, with their attribution: one row per visit, per order of a paylink (made in the same
+  -- transaction as its visit, at the same instant), and per order's money.
   CREATE TEMP TABLE rebuild_facts ON COMMIT DROP AS
   SELECT paylink_id, project_id, floor(extract(epoch FROM visited_at) / 900)::integer AS q,
          coalesce(country, '') AS country, coalesce(referrer_host, '') AS referrer,
          coalesce(utm_source, '') || chr(31) || coalesce(utm_medium, '') || chr(31) || coalesce(utm_campaign, '') AS utm,
-         '' AS currency, 1 AS visits, first_visit::integer AS visitors, (order_id IS NOT NULL)::integer AS orders,
+         '' AS currency, 1 AS visits, first_visit::integer AS visitors, 0 AS orders,
          0 AS paid_orders, 0::bigint AS revenue, 0::bigint AS refunded
   FROM visits WHERE NOT bot
   UNION ALL
   SELECT paylink_id, project_id, floor(extract(epoch FROM created_at) / 900)::integer,
          coalesce(country, ''), coalesce(referrer_host, ''),
          coalesce(utm_source, '') || chr(31) || coalesce(utm_medium, '') || chr(31) || coalesce(utm_campaign, ''),
-         '', 0, 0, 0, 1, 0, 0
-  FROM orders WHERE paylink_id IS NOT NULL AND paid_at IS NOT NULL
+         '', 0, 0, 1, (paid_at IS NOT NULL)::integer, 0, 0
+  FROM orders WHERE paylink_id IS NOT NULL
   UNION ALL
   SELECT paylink_id, project_id, floor(extract(epoch FROM created_at) / 900)::integer,
          coalesce(country, ''), coalesce(referrer_host, ''),

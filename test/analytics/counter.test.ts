@@ -1,0 +1,163 @@
+// The statistics counter: visits are counted after they are committed, from the durable queue, exactly
+// once, by one counter at a time however many processes run one, in the order a rebuild would count them.
+import { sql } from 'kysely'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { openDatabase } from '../../src/lib/db.js'
+import { createLogger } from '../../src/lib/logger.js'
+import { StatsCounter } from '../../src/modules/analytics/counter.js'
+import { rebuildStats, StatNames } from '../../src/modules/analytics/rollup.js'
+import { openPaylink } from '../helpers/buyer.js'
+import { createTestContext, type TestContext } from '../helpers/context.js'
+import {
+  api,
+  createMerchant,
+  createPaylink,
+  createProduct,
+  createProject,
+  type TestMerchant,
+} from '../helpers/factories.js'
+import { statsSnapshot } from '../helpers/stats.js'
+
+let ctx: TestContext
+let merchant: TestMerchant
+let projectId: string
+let productId: string
+
+beforeAll(async () => {
+  // Many visits from one address: the public path's per-address limit is not what this file tests.
+  ctx = await createTestContext({ env: { PUBLIC_RATE_LIMIT: '0' } })
+  merchant = await createMerchant(ctx.services)
+  projectId = (await createProject(ctx.app, merchant)).id
+  productId = (await createProduct(ctx.app, merchant, projectId)).id
+})
+
+afterAll(() => ctx.close())
+
+const queued = async () =>
+  Number((await sql<{ n: string }>`select count(*) as n from stat_queue`.execute(ctx.database.db)).rows[0]?.n)
+
+describe('the statistics counter', () => {
+  it('leaves a committed visit queued until it counts it, and as_of says how far counting got', async () => {
+    const link = await createPaylink(ctx.app, merchant, projectId, [productId])
+    const visitedAt = ctx.clock.now()
+    await openPaylink(ctx.app, link.id, '', { 'user-agent': 'Queued/1' })
+    expect(await queued()).toBe(1)
+    ctx.clock.advance(30_000)
+    // Nothing has counted it yet: the statistics say so.
+    expect((await ctx.services.counter.asOf()).getTime()).toBe(visitedAt.getTime())
+    expect(await ctx.services.counter.runOnce()).toBe(1)
+    expect(await queued()).toBe(0)
+    expect((await ctx.services.counter.asOf()).getTime()).toBe(ctx.clock.now().getTime())
+    const summary = await api(ctx.app, merchant, 'GET', `/paylinks/${link.id}/dashboard/summary`)
+    expect(summary.body).toMatchObject({ visits: 1, unique_visitors: 1, orders: 1 })
+  })
+
+  it('moves a visitor to their earlier visit when it is counted after a later one, as a rebuild would', async () => {
+    const link = await createPaylink(ctx.app, merchant, projectId, [productId])
+    const visitor = { 'user-agent': 'Returning/1' }
+    const noon = ctx.clock.now()
+    ctx.clock.set(new Date(noon.getTime() + 3 * 3_600_000))
+    await openPaylink(ctx.app, link.id, '', visitor)
+    await ctx.services.counter.catchUp()
+    // An earlier visit of the same visitor that day, committed and counted after the later one (a
+    // slow batch, another instance): the first visit is the earlier one.
+    ctx.clock.set(noon)
+    await openPaylink(ctx.app, link.id, '', visitor)
+    await ctx.services.counter.catchUp()
+    const firsts = await ctx.database.db
+      .selectFrom('visits')
+      .select(['visited_at', 'first_visit'])
+      .where('paylink_id', '=', link.id)
+      .orderBy('visited_at')
+      .execute()
+    expect(firsts.map((v) => [v.visited_at.toISOString(), v.first_visit])).toEqual([
+      [noon.toISOString(), true],
+      [new Date(noon.getTime() + 3 * 3_600_000).toISOString(), false],
+    ])
+    const from = Math.floor(noon.getTime() / 1000)
+    const byQuarter = async (start: number) =>
+      (
+        await api(
+          ctx.app,
+          merchant,
+          'GET',
+          `/paylinks/${link.id}/dashboard/summary?period_from=${start}&period_to=${start + 900}`,
+        )
+      ).body
+    expect(await byQuarter(from)).toMatchObject({ visits: 1, unique_visitors: 1 })
+    expect(await byQuarter(from + 3 * 3600)).toMatchObject({ visits: 1, unique_visitors: 0 })
+    const live = await statsSnapshot(ctx.database.db)
+    await ctx.database.db.transaction().execute(rebuildStats)
+    expect(await statsSnapshot(ctx.database.db)).toEqual(live)
+  })
+
+  it('counts every visit once with two counters taking turns on the queue while visits arrive', async () => {
+    const link = await createPaylink(ctx.app, merchant, projectId, [productId])
+    // A second process's counter: its own pool and its own name cache, on the same database.
+    const other = await openDatabaseOn(ctx.databaseUrl)
+    const second = new StatsCounter(other.db, new StatNames(), ctx.clock, createLogger('silent'))
+    let counting = true
+    const loop = async (counter: StatsCounter) => {
+      let turns = 0
+      while (counting || (await queued()) > 0) {
+        const n = await counter.runOnce()
+        if (n) turns++
+        await new Promise((resolve) => setTimeout(resolve, 1))
+      }
+      return turns
+    }
+    const counters = [loop(ctx.services.counter), loop(second)]
+    const visits = 120
+    for (let i = 0; i < visits; i += 20) {
+      await Promise.all(
+        Array.from({ length: 20 }, (_, j) =>
+          openPaylink(ctx.app, link.id, '?utm_source=turns', { 'user-agent': `Turns/${(i + j) % 7}` }),
+        ),
+      )
+    }
+    counting = false
+    const turns = await Promise.all(counters)
+    await other.close()
+    expect((turns[0] ?? 0) + (turns[1] ?? 0)).toBeGreaterThan(0)
+    const summary = await api(ctx.app, merchant, 'GET', `/paylinks/${link.id}/dashboard/summary`)
+    expect(summary.body).toMatchObject({ visits, unique_visitors: 7, orders: visits })
+    const live = await statsSnapshot(ctx.database.db)
+    expect(live.queued).toBe(0)
+    await ctx.database.db.transaction().execute(rebuildStats)
+    expect(await statsSnapshot(ctx.database.db)).toEqual(live)
+  })
+
+  it('keeps a batch queued when its counting connection dies mid-transaction, and counts it once later', async () => {
+    const link = await createPaylink(ctx.app, merchant, projectId, [productId])
+    await openPaylink(ctx.app, link.id, '', { 'user-agent': 'Killed/1' })
+    const blocker = await openDatabaseOn(ctx.databaseUrl)
+    const victim = await openDatabaseOn(ctx.databaseUrl)
+    const counter = new StatsCounter(victim.db, new StatNames(), ctx.clock, createLogger('silent'))
+    const waiting = sql<{ pid: number }>`
+      select pid from pg_locks where not granted and relation = 'stat_rollups'::regclass`
+    try {
+      await blocker.db.transaction().execute(async (tx) => {
+        await sql`lock table stat_rollups in exclusive mode`.execute(tx)
+        // The counter takes the batch off the queue, marks the first visit, then waits for the rollups.
+        const attempt = counter.runOnce()
+        attempt.catch(() => {})
+        await expect.poll(async () => (await waiting.execute(tx)).rows.length).toBe(1)
+        await sql`select pg_terminate_backend(pid) from (${waiting}) as w`.execute(tx)
+        await expect(attempt).rejects.toThrow()
+      })
+    } finally {
+      await blocker.close()
+      await victim.close()
+    }
+    expect(await queued()).toBe(1)
+    expect(await ctx.services.counter.runOnce()).toBe(1)
+    expect(await ctx.services.counter.runOnce()).toBe(0)
+    const summary = await api(ctx.app, merchant, 'GET', `/paylinks/${link.id}/dashboard/summary`)
+    expect(summary.body).toMatchObject({ visits: 1, unique_visitors: 1, orders: 1 })
+  })
+})
+
+/** Another pool on the file's database, as another process would have. */
+function openDatabaseOn(url: string) {
+  return openDatabase({ databaseUrl: url, poolSize: 2 })
+}
