@@ -13,7 +13,7 @@ import type { OrderDetail } from '../orders/schemas.js'
 import type { OrderService } from '../orders/service.js'
 import { isExpired } from '../paylinks/schemas.js'
 import type { ProjectDescription, ProviderAccounts } from '../payments/accounts.js'
-import { emitEvents } from '../webhooks/events.js'
+import { outboxWrites } from '../webhooks/events.js'
 
 /** What the public paylink path needs of a link, cached briefly in process. */
 interface PublicLink {
@@ -137,43 +137,60 @@ export class CheckoutService {
   }
 
   /**
-   * Writes a batch of visits, their orders and the orders' events in one transaction, and queues the
-   * visits (bots' excepted) for the statistics counter: nothing here touches a row another batch shares.
+   * Writes a batch of visits, their orders and items, the orders' events and deliveries, and queues the
+   * visits (bots' excepted) for the statistics counter, in one statement: one round trip, committed as
+   * one, touching no row another batch shares. Columns travel as arrays, so the statement's text is the
+   * same whatever the batch and PostgreSQL plans it quickly.
    */
   private async writeVisits(batch: VisitWrite[]): Promise<void> {
-    const orders = batch.flatMap((b) => (b.order ? [b.order] : []))
+    const orders = batch.flatMap((b) => (b.order ? [b.order.order] : []))
+    const items = batch.flatMap((b) => b.order?.items ?? [])
     const visits = batch.map((b) => b.visit)
-    const column = <T>(pick: (visit: VisitWrite['visit']) => T) => visits.map(pick)
-    await this.db.transaction().execute(async (tx) => {
-      if (orders.length > 0) {
-        await tx
-          .insertInto('orders')
-          .values(orders.map((o) => o.order))
-          .execute()
-        await tx
-          .insertInto('order_items')
-          .values(orders.flatMap((o) => o.items))
-          .execute()
-      }
-      // Columns as arrays: one statement text whatever the batch's size, so the server plans it once.
-      await sql`
-        with v as (
-          insert into visits (paylink_id, project_id, visited_at, visitor_hash, utm_source, utm_medium,
-                              utm_campaign, referrer_host, country, order_id, bot)
-          select * from unnest(${column((v) => v.paylink_id)}::text[], ${column((v) => v.project_id)}::text[],
-                               ${column((v) => v.visited_at.toISOString())}::timestamptz[],
-                               ${column((v) => v.visitor_hash)}::text[], ${column((v) => v.utm_source)}::text[],
-                               ${column((v) => v.utm_medium)}::text[], ${column((v) => v.utm_campaign)}::text[],
-                               ${column((v) => v.referrer_host)}::text[], ${column((v) => v.country)}::text[],
-                               ${column((v) => v.order_id ?? null)}::text[], ${column((v) => v.bot ?? false)}::boolean[])
-          returning id, visited_at, bot
-        )
-        insert into stat_queue (visit_id, visited_at) select id, visited_at from v where not bot`.execute(tx)
-      await emitEvents(
-        tx,
-        orders.map((o) => this.orders.createdEvent(o.order, o.items)),
-      )
-    })
+    const outbox = outboxWrites(
+      batch.flatMap((b) => (b.order ? [this.orders.createdEvent(b.order.order, b.order.items)] : [])),
+    )
+    const of = <R, T>(rows: R[], pick: (row: R) => T) => rows.map(pick)
+    const at = (d: Date) => d.toISOString()
+    // A paylink's order sets these columns; the rest (buyer, payment, portal, refunds) keep their defaults.
+    await sql`
+      with new_orders as (
+        insert into orders (id, merchant_id, project_id, paylink_id, status, currency, total_amount, utm_source,
+                            utm_medium, utm_campaign, referrer_host, country, created_at, updated_at, expires_at,
+                            livemode)
+        select * from unnest(
+          ${of(orders, (o) => o.id)}::text[], ${of(orders, (o) => o.merchant_id)}::text[],
+          ${of(orders, (o) => o.project_id)}::text[], ${of(orders, (o) => o.paylink_id)}::text[],
+          ${of(orders, (o) => o.status)}::text[], ${of(orders, (o) => o.currency)}::text[],
+          ${of(orders, (o) => o.total_amount)}::bigint[], ${of(orders, (o) => o.utm_source)}::text[],
+          ${of(orders, (o) => o.utm_medium)}::text[], ${of(orders, (o) => o.utm_campaign)}::text[],
+          ${of(orders, (o) => o.referrer_host)}::text[], ${of(orders, (o) => o.country)}::text[],
+          ${of(orders, (o) => at(o.created_at))}::timestamptz[], ${of(orders, (o) => at(o.updated_at))}::timestamptz[],
+          ${of(orders, (o) => at(o.expires_at))}::timestamptz[], ${of(orders, (o) => o.livemode)}::boolean[])
+      ),
+      new_items as (
+        insert into order_items (order_id, position, product_id, name, quantity, unit_amount)
+        select * from unnest(
+          ${of(items, (i) => i.order_id)}::text[], ${of(items, (i) => i.position)}::integer[],
+          ${of(items, (i) => i.product_id)}::text[], ${of(items, (i) => i.name)}::text[],
+          ${of(items, (i) => i.quantity)}::integer[], ${of(items, (i) => i.unit_amount)}::bigint[])
+      ),
+      new_visits as (
+        insert into visits (paylink_id, project_id, visited_at, visitor_hash, utm_source, utm_medium,
+                            utm_campaign, referrer_host, country, order_id, bot)
+        select * from unnest(
+          ${of(visits, (v) => v.paylink_id)}::text[], ${of(visits, (v) => v.project_id)}::text[],
+          ${of(visits, (v) => at(v.visited_at))}::timestamptz[], ${of(visits, (v) => v.visitor_hash)}::text[],
+          ${of(visits, (v) => v.utm_source)}::text[], ${of(visits, (v) => v.utm_medium)}::text[],
+          ${of(visits, (v) => v.utm_campaign)}::text[], ${of(visits, (v) => v.referrer_host)}::text[],
+          ${of(visits, (v) => v.country)}::text[], ${of(visits, (v) => v.order_id ?? null)}::text[],
+          ${of(visits, (v) => v.bot ?? false)}::boolean[])
+        returning id, visited_at, bot
+      ),
+      queued as (
+        insert into stat_queue (visit_id, visited_at) select id, visited_at from new_visits where not bot
+      ),
+      ${outbox.ctes}
+      select 1`.execute(this.db)
   }
 
   /**

@@ -2,7 +2,7 @@
 // delivery row per subscribed endpoint, so no committed change goes unannounced and no rolled-back one
 // is announced.
 import { randomBytes } from 'node:crypto'
-import { sql } from 'kysely'
+import { type RawBuilder, sql } from 'kysely'
 import type { Executor } from '../../lib/db.js'
 
 export const EVENT_TYPES = [
@@ -46,9 +46,20 @@ export async function emitEvent(tx: Executor, event: NewEvent): Promise<string> 
   return id as string
 }
 
-/** Writes events to the outbox, with a delivery for each subscribed endpoint, in two statements. */
+/** Writes events to the outbox, with a delivery for each subscribed endpoint, in one statement. */
 export async function emitEvents(tx: Executor, events: NewEvent[]): Promise<string[]> {
   if (events.length === 0) return []
+  const outbox = outboxWrites(events)
+  await sql`with ${outbox.ctes} select 1`.execute(tx)
+  return outbox.ids
+}
+
+/**
+ * The common table expressions that write events and their deliveries, for a statement that writes
+ * them with other rows (`with <ctes>, … insert …`), and the events' ids. Columns travel as arrays, so
+ * the statement's text does not depend on the number of events.
+ */
+export function outboxWrites(events: NewEvent[]): { ctes: RawBuilder<unknown>; ids: string[] } {
   const rows = events.map((event) => {
     const payload: EventPayload = { type: event.type, timestamp: event.at.toISOString(), data: event.data }
     return {
@@ -56,22 +67,30 @@ export async function emitEvents(tx: Executor, events: NewEvent[]): Promise<stri
       merchant_id: event.merchantId,
       type: event.type,
       payload: JSON.stringify(payload),
-      created_at: event.at,
+      created_at: event.at.toISOString(),
     }
   })
-  await tx.insertInto('events').values(rows).execute()
-  const ids = rows.map((r) => r.id)
-  // Fan out in one statement; delivery ids need no cryptographic strength, only uniqueness.
-  await sql`
-    INSERT INTO webhook_deliveries (id, event_id, endpoint_id, next_attempt_at, created_at, updated_at)
-    SELECT 'whd_' || substr(md5(random()::text || clock_timestamp()::text || e.id || ev.id), 1, 24),
-           ev.id, e.id, ev.created_at, ev.created_at, ev.created_at
-    FROM events ev
-    JOIN webhook_endpoints e
-      ON e.merchant_id = ev.merchant_id
-     AND e.enabled AND e.deleted_at IS NULL
-     AND (ev.type = ANY (e.events) OR ${ALL_EVENTS} = ANY (e.events))
-    WHERE ev.id = ANY (${ids}::text[])
-  `.execute(tx)
-  return ids
+  const column = (pick: (row: (typeof rows)[number]) => string) => rows.map(pick)
+  // Fanned out from the inserted rows themselves: a statement's own inserts are not visible to it.
+  // Delivery ids need no cryptographic strength, only uniqueness.
+  const ctes = sql`
+    outbox_events as (
+      insert into events (id, merchant_id, type, payload, created_at)
+      select id, merchant_id, type, payload::jsonb, created_at
+      from unnest(${column((r) => r.id)}::text[], ${column((r) => r.merchant_id)}::text[],
+                  ${column((r) => r.type)}::text[], ${column((r) => r.payload)}::text[],
+                  ${column((r) => r.created_at)}::timestamptz[]) as r (id, merchant_id, type, payload, created_at)
+      returning id, merchant_id, type, created_at
+    ),
+    outbox_deliveries as (
+      insert into webhook_deliveries (id, event_id, endpoint_id, next_attempt_at, created_at, updated_at)
+      select 'whd_' || substr(md5(random()::text || clock_timestamp()::text || e.id || ev.id), 1, 24),
+             ev.id, e.id, ev.created_at, ev.created_at, ev.created_at
+      from outbox_events ev
+      join webhook_endpoints e
+        on e.merchant_id = ev.merchant_id
+       and e.enabled and e.deleted_at is null
+       and (ev.type = any (e.events) or ${ALL_EVENTS} = any (e.events))
+    )`
+  return { ctes, ids: rows.map((r) => r.id) }
 }
