@@ -44,16 +44,21 @@ CREATE TABLE stat_queue (
 );
 
 -- A visitor is counted once per paylink and UTC day, at their first visit of that day (the visitor hash
--- changes at midnight UTC). The counter marks that visit; the unique index makes two marks impossible.
-ALTER TABLE visits ADD COLUMN first_visit boolean NOT NULL DEFAULT false;
-CREATE UNIQUE INDEX visits_first_visit_idx
-  ON visits (paylink_id, visitor_hash, ((visited_at AT TIME ZONE 'UTC')::date)) WHERE first_visit;
+-- changes at midnight UTC): one row per paylink (its stat_names number), day (since 1970-01-01 UTC)
+-- and visitor, naming that visit. The hash is kept as the MD5 of the visit's hash, 16 bytes as a uuid.
+CREATE TABLE stat_visitors (
+  owner    integer NOT NULL,
+  day      integer NOT NULL,
+  hash     uuid    NOT NULL,
+  visit_id bigint  NOT NULL,
+  PRIMARY KEY (owner, day, hash)
+);
 
 DROP FUNCTION paylinks_rebuild_stats();
 DROP TABLE link_stats;
 DROP TABLE visitor_days;
 
--- Recomputes the first visits and every rollup from the raw visits and orders, and empties the queue:
+-- Recomputes the visitors and every rollup from the raw visits and orders, and empties the queue:
 -- what it held is in the raw rows counted here. The tables are locked first: a writer that has queued a
 -- visit or counted a payment commits before the recount reads; later ones wait and count on top.
 -- Aggregates step by step, each from the previous one's fewer rows: visits to (link, quarter, keys), to
@@ -62,32 +67,27 @@ CREATE FUNCTION paylinks_rebuild_stats() RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
   g smallint;
 BEGIN
-  LOCK TABLE stat_queue, stat_rollups IN EXCLUSIVE MODE;
+  LOCK TABLE stat_queue, stat_rollups, stat_visitors IN EXCLUSIVE MODE;
   DROP TABLE IF EXISTS rebuild_firsts, rebuild_facts, rebuild_q, rebuild_d, rebuild_p;
   DELETE FROM stat_queue;
-  TRUNCATE stat_rollups;
+  TRUNCATE stat_rollups, stat_visitors;
 
-  -- The first visit of each visitor, link and UTC day; only the marks that differ are written.
+  -- The first visit of each visitor, link and UTC day.
   CREATE TEMP TABLE rebuild_firsts ON COMMIT DROP AS
-  SELECT DISTINCT ON (paylink_id, visitor_hash, (visited_at AT TIME ZONE 'UTC')::date) id
+  SELECT DISTINCT ON (paylink_id, floor(extract(epoch FROM visited_at) / 86400), visitor_hash)
+         id, paylink_id, floor(extract(epoch FROM visited_at) / 86400)::integer AS day, visitor_hash
   FROM visits WHERE NOT bot
-  ORDER BY paylink_id, visitor_hash, (visited_at AT TIME ZONE 'UTC')::date, visited_at, id;
-  CREATE UNIQUE INDEX ON rebuild_firsts (id);
-  ANALYZE rebuild_firsts;
-  UPDATE visits SET first_visit = false
-  WHERE first_visit AND NOT EXISTS (SELECT 1 FROM rebuild_firsts f WHERE f.id = visits.id);
-  UPDATE visits SET first_visit = true
-  FROM rebuild_firsts f WHERE f.id = visits.id AND NOT visits.first_visit;
+  ORDER BY paylink_id, floor(extract(epoch FROM visited_at) / 86400), visitor_hash, visited_at, id;
 
   -- The facts, with their attribution: one row per visit, per order of a paylink (made in the same
   -- transaction as its visit, at the same instant), and per order's money.
   CREATE TEMP TABLE rebuild_facts ON COMMIT DROP AS
-  SELECT paylink_id, project_id, floor(extract(epoch FROM visited_at) / 900)::integer AS q,
+  SELECT v.paylink_id, v.project_id, floor(extract(epoch FROM v.visited_at) / 900)::integer AS q,
          coalesce(country, '') AS country, coalesce(referrer_host, '') AS referrer,
          coalesce(utm_source, '') || chr(31) || coalesce(utm_medium, '') || chr(31) || coalesce(utm_campaign, '') AS utm,
-         '' AS currency, 1 AS visits, first_visit::integer AS visitors, 0 AS orders,
+         '' AS currency, 1 AS visits, (f.id IS NOT NULL)::integer AS visitors, 0 AS orders,
          0 AS paid_orders, 0::bigint AS revenue, 0::bigint AS refunded
-  FROM visits WHERE NOT bot
+  FROM visits v LEFT JOIN rebuild_firsts f USING (id) WHERE NOT v.bot
   UNION ALL
   SELECT paylink_id, project_id, floor(extract(epoch FROM created_at) / 900)::integer,
          coalesce(country, ''), coalesce(referrer_host, ''),
@@ -109,6 +109,10 @@ BEGIN
   ) AS names
   ORDER BY name
   ON CONFLICT (name) DO NOTHING;
+
+  INSERT INTO stat_visitors (owner, day, hash, visit_id)
+  SELECT n.id, f.day, md5(f.visitor_hash)::uuid, f.id
+  FROM rebuild_firsts f JOIN stat_names n ON n.name = f.paylink_id;
 
   -- Per link, quarter, keys and currency, names as their numbers.
   CREATE TEMP TABLE rebuild_q ON COMMIT DROP AS

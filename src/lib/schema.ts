@@ -246,6 +246,7 @@ export interface DB {
   stat_names: StatNamesTable
   stat_rollups: StatRollupsTable
   stat_queue: StatQueueTable
+  stat_visitors: StatVisitorsTable
   orders: OrdersTable
   order_items: OrderItemsTable
   payments: PaymentsTable
@@ -302,8 +303,6 @@ export interface VisitsTable {
   order_id: string | null
   /** A link-preview bot, a crawler or a HEAD request: kept, never counted. */
   bot: Generated<boolean>
-  /** The visitor's first visit of this paylink on this UTC day, set when the visit is counted. */
-  first_visit: Generated<boolean>
 }
 
 /** 'a' all, 'c' country, 'r' referrer, 'u' UTM triple, 'p' paylink (of a project). */
@@ -329,6 +328,13 @@ export interface StatRollupsTable {
   paid_orders: Generated<number>
   revenue: Generated<number>
   refunded: Generated<number>
+}
+
+export interface StatVisitorsTable {
+  owner: number
+  day: number
+  hash: string
+  visit_id: number
 }
 
 export interface StatQueueTable {

@@ -64,16 +64,21 @@ describe('the statistics counter', () => {
     ctx.clock.set(noon)
     await openPaylink(ctx.app, link.id, '', visitor)
     await ctx.services.counter.catchUp()
-    const firsts = await ctx.database.db
+    const visits = await ctx.database.db
       .selectFrom('visits')
-      .select(['visited_at', 'first_visit'])
+      .select(['id', 'visited_at'])
       .where('paylink_id', '=', link.id)
       .orderBy('visited_at')
       .execute()
-    expect(firsts.map((v) => [v.visited_at.toISOString(), v.first_visit])).toEqual([
-      [noon.toISOString(), true],
-      [new Date(noon.getTime() + 3 * 3_600_000).toISOString(), false],
+    const { rows: firsts } = await sql<{ visit_id: string }>`
+      select visit_id from stat_visitors where visit_id = any(${visits.map((v) => v.id)}::bigint[])`.execute(
+      ctx.database.db,
+    )
+    expect(visits.map((v) => v.visited_at.toISOString())).toEqual([
+      noon.toISOString(),
+      new Date(noon.getTime() + 3 * 3_600_000).toISOString(),
     ])
+    expect(firsts.map((f) => String(f.visit_id))).toEqual([String(visits[0]?.id)])
     const from = Math.floor(noon.getTime() / 1000)
     const byQuarter = async (start: number) =>
       (

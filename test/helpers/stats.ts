@@ -3,7 +3,7 @@ import type { Executor } from '../../src/lib/db.js'
 
 /**
  * Everything the statistics hold, by name rather than by number, in one order: the rollup rows that
- * count something (a rebuild writes no empty ones), the first visits marked, and the queue's length.
+ * count something (a rebuild writes no empty ones), the first visits of visitors, and the queue's length.
  */
 export async function statsSnapshot(db: Executor) {
   const { rows: rollups } = await sql<Record<string, string>>`
@@ -14,7 +14,7 @@ export async function statsSnapshot(db: Executor) {
     where (s.visits, s.visitors, s.orders, s.paid_orders, s.revenue, s.refunded) <> (0, 0, 0, 0, 0, 0)
     order by 1, 2, 3, 4, 5, 6`.execute(db)
   const { rows: firsts } = await sql<{ id: string }>`
-    select id from visits where first_visit order by id`.execute(db)
+    select visit_id as id from stat_visitors order by visit_id`.execute(db)
   const { rows: queue } = await sql<{ n: string }>`select count(*) as n from stat_queue`.execute(db)
   return { rollups, firsts: firsts.map((r) => r.id), queued: Number(queue[0]?.n) }
 }

@@ -1,5 +1,5 @@
 // Counts visits into the statistics rollups after they are committed, from the durable queue the public
-// path writes (stat_queue). One transaction takes a batch off the queue, marks visitors' first visits and
+// path writes (stat_queue). One transaction takes a batch off the queue, finds visitors' first visits and
 // adds everything to the rollups: it commits all of it or nothing, so every visit is counted exactly once
 // whatever crashes. One counter runs at a time across all processes (an advisory lock), so first visits
 // are decided in one order and the counts equal what `stats rebuild` computes from the raw visits.
@@ -7,7 +7,7 @@ import { sql } from 'kysely'
 import type { Db, Tx } from '../../lib/db.js'
 import type { Logger } from '../../lib/logger.js'
 import type { Clock } from '../../lib/time.js'
-import { RollupBatch, type StatNames, utcDay } from './rollup.js'
+import { RollupBatch, type StatNames } from './rollup.js'
 
 /** The advisory lock of the counter (any fixed number; pg_locks shows it as objid 0x5374_6174). */
 const COUNTER_LOCK = 0x5374_6174
@@ -115,28 +115,32 @@ export class StatsCounter {
   }
 
   /**
-   * Marks each visitor's first visit of a link and UTC day and counts the visitor there. A visit can be
-   * counted after a later one of the same visitor (ids and commits do not follow time exactly): then the
-   * mark and the visitor move to the earlier visit, as a rebuild from the raw visits would have them.
+   * Finds each visitor's first visit of a link and UTC day and counts the visitor there. A visit can be
+   * counted after a later one of the same visitor (ids and commits do not follow time exactly): then
+   * the visitor moves to the earlier visit, as a rebuild from the raw visits would have it.
    */
   private async countFirstVisits(tx: Tx, visits: QueuedVisit[], batch: RollupBatch): Promise<void> {
-    const visitorDay = (v: FirstVisit) => `${v.paylink_id}/${utcDay(v.visited_at)}/${v.visitor_hash}`
+    const visitorDay = (v: FirstVisit) => `${v.paylink_id}/${dayOf(v.visited_at)}/${v.visitor_hash}`
     const candidates = new Map<string, QueuedVisit>()
     for (const v of visits) {
       const seen = candidates.get(visitorDay(v))
       if (!seen || earlier(v, seen)) candidates.set(visitorDay(v), v)
     }
     const list = [...candidates.values()]
-    const { rows: marked } = await sql<FirstVisit>`
+    const ids = await this.names.resolve(
+      tx,
+      list.map((v) => v.paylink_id),
+    )
+    const owners = list.map((v) => ids.get(v.paylink_id) as number)
+    const days = list.map((v) => dayOf(v.visited_at))
+    const hashes = list.map((v) => v.visitor_hash)
+    const { rows: counted } = await sql<FirstVisit>`
       select v.id, v.paylink_id, v.project_id, v.visited_at, v.visitor_hash
-      from unnest(${list.map((v) => v.paylink_id)}::text[], ${list.map((v) => v.visitor_hash)}::text[],
-                  ${list.map((v) => utcDay(v.visited_at))}::date[]) as c (paylink_id, visitor_hash, day)
-      join visits v on v.paylink_id = c.paylink_id and v.visitor_hash = c.visitor_hash
-                   and (v.visited_at at time zone 'UTC')::date = c.day
-      where v.first_visit`.execute(tx)
-    const firsts = new Map(marked.map((v) => [visitorDay(v), v]))
-    const unmark: string[] = []
-    const mark: string[] = []
+      from unnest(${owners}::integer[], ${days}::integer[], ${hashes}::text[]) as c (owner, day, visitor_hash)
+      join stat_visitors s on s.owner = c.owner and s.day = c.day and s.hash = md5(c.visitor_hash)::uuid
+      join visits v on v.id = s.visit_id`.execute(tx)
+    const firsts = new Map(counted.map((v) => [visitorDay(v), v]))
+    const chosen: number[] = []
     const visitor = (v: FirstVisit, n: number) =>
       batch.add({
         paylinkId: v.paylink_id,
@@ -149,22 +153,22 @@ export class StatsCounter {
         utm_campaign: null,
         counters: { visitors: n },
       })
-    for (const candidate of list) {
+    for (const [i, candidate] of list.entries()) {
       const first = firsts.get(visitorDay(candidate))
       if (first && !earlier(candidate, first)) continue
-      if (first) {
-        unmark.push(first.id)
-        visitor(first, -1)
-      }
-      mark.push(candidate.id)
+      if (first) visitor(first, -1)
       visitor(candidate, 1)
+      chosen.push(i)
     }
-    if (unmark.length > 0) {
-      await sql`update visits set first_visit = false where id = any(${unmark}::bigint[])`.execute(tx)
-    }
-    if (mark.length > 0) {
-      await sql`update visits set first_visit = true where id = any(${mark}::bigint[])`.execute(tx)
-    }
+    if (chosen.length === 0) return
+    const pick = <T>(values: T[]) => chosen.map((i) => values[i] as T)
+    await sql`
+      insert into stat_visitors (owner, day, hash, visit_id)
+      select owner, day, md5(visitor_hash)::uuid, visit_id
+      from unnest(${pick(owners)}::integer[], ${pick(days)}::integer[], ${pick(hashes)}::text[],
+                  ${pick(list.map((v) => v.id))}::bigint[]) as c (owner, day, visitor_hash, visit_id)
+      order by 1, 2, 3
+      on conflict (owner, day, hash) do update set visit_id = excluded.visit_id`.execute(tx)
   }
 
   /**
@@ -199,6 +203,11 @@ export class StatsCounter {
     const now = this.clock.now()
     return oldest && oldest.visited_at < now ? oldest.visited_at : now
   }
+}
+
+/** The UTC day of an instant, in days since 1970-01-01. */
+function dayOf(at: Date): number {
+  return Math.floor(at.getTime() / 86_400_000)
 }
 
 function earlier(a: FirstVisit, b: FirstVisit): boolean {

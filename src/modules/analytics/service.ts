@@ -216,7 +216,7 @@ export class AnalyticsService {
     for (const range of plan.raw) {
       parts.push(sql`
         select ${rawKey} as key, ${range.label} as label, '' as currency, 1 as visits,
-               ${dim === 'all' || dim === 'date' ? sql`first_visit::integer` : sql`0`} as visitors,
+               ${dim === 'all' || dim === 'date' ? FIRST_VISIT : sql`0`} as visitors,
                0 as orders, 0 as paid_orders, 0 as revenue, 0 as refunded
         from visits where ${scopeColumn} = ${scope.id} and not bot and ${between('visited_at', range)}`)
       parts.push(sql`
@@ -247,6 +247,13 @@ export class AnalyticsService {
 }
 
 type StatDimOrGroup = 'all' | GroupedDim
+
+/** 1 for a raw visit that is its visitor's first of the link and UTC day (as counted so far), else 0. */
+const FIRST_VISIT = sql`(exists (
+  select 1 from stat_visitors s
+  where s.owner = (select id from stat_names where name = visits.paylink_id)
+    and s.day = floor(extract(epoch from visits.visited_at) / 86400)::integer
+    and s.hash = md5(visits.visitor_hash)::uuid and s.visit_id = visits.id))::integer`
 
 /** The rollup dimension each query reads. */
 const STATS_DIMS: Record<StatDimOrGroup, StatDim> = {
