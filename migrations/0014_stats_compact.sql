@@ -60,7 +60,8 @@ DROP TABLE visitor_days;
 
 -- Recomputes the visitors and every rollup from the raw visits and orders, and empties the queue:
 -- what it held is in the raw rows counted here. The tables are locked first: a writer that has queued a
--- visit or counted a payment commits before the recount reads; later ones wait and count on top.
+-- visit or counted a payment commits before the recount reads; later ones wait and count on top. Readers
+-- of the dashboards wait too (TRUNCATE), so that none sees half a recount.
 -- Aggregates step by step, each from the previous one's fewer rows: visits to (link, quarter, keys), to
 -- days, to each dimension; a project's paylink rows of 2 to 64 days from those of half the length.
 CREATE FUNCTION paylinks_rebuild_stats() RETURNS void LANGUAGE plpgsql AS $$
@@ -71,6 +72,9 @@ BEGIN
   DROP TABLE IF EXISTS rebuild_firsts, rebuild_facts, rebuild_q, rebuild_d, rebuild_p;
   DELETE FROM stat_queue;
   TRUNCATE stat_rollups, stat_visitors;
+  -- Their primary keys are built once at the end, from sorted rows, rather than row by row.
+  ALTER TABLE stat_rollups DROP CONSTRAINT stat_rollups_pkey;
+  ALTER TABLE stat_visitors DROP CONSTRAINT stat_visitors_pkey;
 
   -- The first visit of each visitor, link and UTC day.
   CREATE TEMP TABLE rebuild_firsts ON COMMIT DROP AS
@@ -165,6 +169,9 @@ BEGIN
   END LOOP;
   INSERT INTO stat_rollups (owner, dim, grain, bucket, key, cur, visits, visitors, orders, paid_orders, revenue, refunded)
   SELECT owner, 'p', grain, bucket, key, cur, visits, 0, orders, paid_orders, revenue, refunded FROM rebuild_p;
+
+  ALTER TABLE stat_rollups ADD PRIMARY KEY (owner, dim, grain, bucket, key, cur);
+  ALTER TABLE stat_visitors ADD PRIMARY KEY (owner, day, hash);
 END
 $$;
 
