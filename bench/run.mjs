@@ -61,17 +61,27 @@ function onCleanup(fn) {
   cleanups.push(once)
   return once
 }
-async function cleanUp() {
-  for (const fn of cleanups.splice(0).reverse()) {
-    try {
-      await fn()
-    } catch (error) {
-      console.error(`cleaning up: ${error.message}`)
+let cleaning
+function cleanUp() {
+  cleaning ??= (async () => {
+    while (cleanups.length > 0) {
+      try {
+        await cleanups.pop()()
+      } catch (error) {
+        console.error(`cleaning up: ${error.message}`)
+      }
     }
-  }
+  })()
+  return cleaning
+}
+let interrupted = false
+/** Nothing new starts once the run is interrupted: the clean-up may already be under way. */
+function goOn() {
+  if (interrupted) throw new Error('interrupted')
 }
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.once(signal, async () => {
+    interrupted = true
     console.error(`\n${signal}: stopping what the bench started`)
     await cleanUp()
     process.exit(130)
@@ -94,6 +104,7 @@ function freePort() {
 
 /** Starts a node process, resolved once its output matches `ready`; it is stopped on the way out. */
 function start(args, env, ready) {
+  goOn()
   const childEnv = { ...process.env, ...env }
   for (const [name, value] of Object.entries(childEnv)) if (value === undefined) delete childEnv[name]
   const child = spawn(process.execPath, args, { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] })
@@ -319,6 +330,7 @@ function databaseUrl(name) {
 
 /** A new, empty database on the external server, dropped on the way out. */
 async function freshDatabase(name) {
+  goOn()
   await query({ connectionString: PG_ADMIN_URL }, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
   await query({ connectionString: PG_ADMIN_URL }, `CREATE DATABASE ${name}`)
   onCleanup(() => query({ connectionString: PG_ADMIN_URL }, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`))
@@ -357,6 +369,7 @@ async function main() {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'plbench-'))
   onCleanup(() => fs.rm(dataDir, { recursive: true, force: true }))
   onCleanup(() => stopPostmaster(dataDir))
+  goOn()
   const cluster = await openDatabase({ dataDir })
   const closeCluster = onCleanup(() => cluster.close())
   const [{ server_version: embeddedVersion }] = await query(
@@ -552,8 +565,9 @@ let code = 1
 try {
   code = await main()
 } catch (error) {
-  console.error(error)
+  // Once interrupted, what fails is only what the clean-up stopped under the run.
+  if (!interrupted) console.error(error)
 } finally {
   await cleanUp()
 }
-process.exit(code)
+process.exit(interrupted ? 130 : code)
