@@ -405,6 +405,7 @@ async function main() {
       return { baseUrl: `http://127.0.0.1:${port}`, stop: server.stop }
     })
     timings.stats = performance.now() - t
+    timings.statsParts = `generating ${seconds(stats.generatedMs)}, rebuild ${seconds(stats.rebuildMs)}, queries ${seconds(stats.queriesMs)}`
   }
   timings.total = performance.now() - began
 
@@ -439,7 +440,8 @@ async function main() {
 function header(timings, external, embedded) {
   const cpus = os.cpus()
   const machine = `${cpus.length} × ${cpus[0]?.model.trim() ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Node ${process.version}, ${os.type()} ${os.release()}`
-  const part = (name, ms) => (ms === undefined ? [] : [`${name} ${seconds(ms)}`])
+  const part = (name, ms, detail) =>
+    ms === undefined ? [] : [`${name} ${seconds(ms)}${detail ? ` (${detail})` : ''}`]
   return [
     '# Benchmark: the public paylink path, the dashboard, the statistics',
     '',
@@ -450,7 +452,7 @@ function header(timings, external, embedded) {
     `- Run: ${[
       ...part('public path', timings.publicPath),
       ...part('dashboard pages', timings.dashboard),
-      ...part('statistics', timings.stats),
+      ...part('statistics', timings.stats, timings.statsParts),
     ].join(', ')}; ${seconds(timings.total)} in all`,
     '',
   ]
