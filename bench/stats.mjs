@@ -1,7 +1,8 @@
 // The statistics half of npm run bench: 1 million visits on one paylink and 1 million across 1,000
 // paylinks of another project, spread over 90 days, then every dashboard query timed through a real
 // paylinks server over HTTP. The raw rows are generated in SQL and the rollups computed by the same
-// rebuild that `paylinks stats rebuild` runs, whose duration is reported too.
+// rebuild that `paylinks stats rebuild` runs, whose duration is reported too, and so is the space the
+// statistics take per visit once rebuilt.
 
 import { sql } from 'kysely'
 import { loadConfig } from '../dist/lib/config.js'
@@ -14,6 +15,18 @@ import { createServices } from '../dist/services.js'
 const VISITS = Number(process.env.BENCH_STATS_VISITS ?? 1_000_000)
 const DAYS = 90
 const REPEAT = Number(process.env.BENCH_STATS_REPEAT ?? 40)
+/**
+ * The tables that hold statistics (rollups and what they are kept with), under the names of every design
+ * so far: only those that exist are measured. The raw visits and orders are not among them.
+ */
+const STATS_TABLES = [
+  'link_stats',
+  'visitor_days',
+  'stat_rollups',
+  'stat_names',
+  'stat_visitors',
+  'stat_queue',
+]
 
 /** Creates a merchant with two projects: one link, and 1,000 links. Returns what the queries need. */
 export async function seed(databaseUrl) {
@@ -56,21 +69,37 @@ export async function seed(databaseUrl) {
     await generate(db, merchant.id, wide.id, many, VISITS)
     const generatedMs = performance.now() - t0
     const t1 = performance.now()
-    const { rows } = await db.transaction().execute(rebuildStats)
+    const rebuilt = await db.transaction().execute(rebuildStats)
     const rebuildMs = performance.now() - t1
     await sql`analyze`.execute(db)
     return {
+      ...(await storage(db)),
       key: secret,
       hotLink: hot.id,
       singleProject: single.id,
       wideProject: wide.id,
-      rows,
+      rows: rebuilt?.rows,
       generatedMs,
       rebuildMs,
     }
   } finally {
     await database.close()
   }
+}
+
+/** Bytes of each statistics table, its indexes and TOAST included, and per visit stored. */
+async function storage(db) {
+  const tables = []
+  for (const name of STATS_TABLES) {
+    const { rows } = await sql`
+      select to_regclass(${name}) is not null as found,
+             pg_total_relation_size(to_regclass(${name})) as bytes`.execute(db)
+    if (rows[0].found) tables.push({ name, bytes: Number(rows[0].bytes) })
+  }
+  const { rows } = await sql`select count(*) as n from visits`.execute(db)
+  const visits = Number(rows[0].n)
+  const bytes = tables.reduce((sum, t) => sum + t.bytes, 0)
+  return { storage: { tables, bytes, visits, bytesPerVisit: visits > 0 ? bytes / visits : 0 } }
 }
 
 /**
@@ -112,6 +141,10 @@ async function generate(db, merchantId, projectId, links, offset) {
   }
 }
 
+function millions(n) {
+  return n >= 1_000_000 ? `${n / 1_000_000}M` : n.toLocaleString('en-US')
+}
+
 function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]
 }
@@ -126,9 +159,10 @@ export async function timeQueries(baseUrl, seeded) {
       `period_from=${now - 90 * 86_400 + 777}&period_to=${now}&timezone=Asia/Kathmandu`,
     ],
   ]
+  const n = millions(VISITS)
   const targets = [
-    ['1 link, 1M visits', `/paylinks/${seeded.hotLink}/dashboard`],
-    ['1,000 links, 1M visits', `/projects/${seeded.wideProject}/dashboard`],
+    [`1 link, ${n} visits`, `/paylinks/${seeded.hotLink}/dashboard`],
+    [`1,000 links, ${n} visits`, `/projects/${seeded.wideProject}/dashboard`],
   ]
   const results = []
   for (const [target, prefix] of targets) {
@@ -165,9 +199,44 @@ export async function benchStats(databaseUrl, startServer) {
   const seeded = await seed(databaseUrl)
   const server = await startServer()
   try {
+    const t = performance.now()
     const results = await timeQueries(server.baseUrl, seeded)
-    return { ...seeded, results }
+    return { ...seeded, results, queriesMs: performance.now() - t }
   } finally {
     await server.stop()
   }
+}
+
+export function statsReport(stats) {
+  const fmt = (ms) => ms.toFixed(1)
+  const n = VISITS.toLocaleString('en-US')
+  const { storage } = stats
+  return [
+    '## Statistics queries (PostgreSQL)',
+    '',
+    `${n} visits on one paylink and ${n} across 1,000 paylinks of another project, over ${DAYS} days`,
+    `(5% create an order, 2.5% are paid). Raw rows generated in ${(stats.generatedMs / 1000).toFixed(1)} s;`,
+    `\`stats rebuild\` recomputed the statistics of the ${storage.visits.toLocaleString('en-US')} visits` +
+      `${stats.rows === undefined ? '' : ` (${stats.rows} rollup rows)`} in ${(stats.rebuildMs / 1000).toFixed(1)} s.`,
+    'Each query answered over HTTP by a paylinks server, one at a time, timed by the client after 3 warm-up calls',
+    `(${REPEAT} timed calls each).`,
+    '',
+    '| scope | query | period | visits in period | p50 ms | p99 ms |',
+    '|---|---|---|---|---|---|',
+    ...stats.results.map(
+      (r) => `| ${r.target} | ${r.dim} | ${r.period} | ${r.visits} | ${fmt(r.p50)} | ${fmt(r.p99)} |`,
+    ),
+    '',
+    '### Statistics storage, after the rebuild',
+    '',
+    'pg_total_relation_size (table, indexes, TOAST) of each statistics table that exists, over all visits stored.',
+    '',
+    '| table | MB | bytes per visit |',
+    '|---|---|---|',
+    ...storage.tables.map(
+      (t) => `| ${t.name} | ${(t.bytes / 2 ** 20).toFixed(1)} | ${(t.bytes / storage.visits).toFixed(1)} |`,
+    ),
+    `| **all** | **${(storage.bytes / 2 ** 20).toFixed(1)}** | **${storage.bytesPerVisit.toFixed(1)}** |`,
+    '',
+  ]
 }
