@@ -87,8 +87,11 @@ async function openPool(
             : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
     },
   })
-  // An idle connection dropped by the server must not crash the process; the pool replaces it.
+  // A connection dropped by the server (a restart, pg_terminate_backend) must not crash the process:
+  // an idle one is replaced by the pool, and one in use fails its query, which its caller sees. The
+  // client's own 'error' event, emitted too when it is checked out, has no one else to listen to it.
   pool.on('error', () => {})
+  pool.on('connect', (client) => client.on('error', () => {}))
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) })
   return {
     db,

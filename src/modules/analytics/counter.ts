@@ -19,10 +19,13 @@ export interface CounterOptions {
   intervalMs?: number
 }
 
-interface QueuedVisit {
+/** Visits of a batch added up by rollup keys ('sum'), or a visitor's earliest visit in it ('first'). */
+interface BatchRow {
+  kind: 'sum' | 'first'
   id: string
   paylink_id: string
   project_id: string
+  /** The quarter's start for a sum, the visit's time for a first visit. */
   visited_at: Date
   visitor_hash: string
   country: string | null
@@ -30,10 +33,17 @@ interface QueuedVisit {
   utm_source: string | null
   utm_medium: string | null
   utm_campaign: string | null
-  has_order: boolean
+  visits: number
+  orders: number
 }
 
-type FirstVisit = Pick<QueuedVisit, 'id' | 'paylink_id' | 'project_id' | 'visited_at' | 'visitor_hash'>
+interface FirstVisit {
+  id: string
+  paylink_id: string
+  project_id: string
+  visited_at: Date
+  visitor_hash: string
+}
 
 export class StatsCounter {
   private readonly batch: number
@@ -87,46 +97,59 @@ export class StatsCounter {
       const { rows: lock } = await sql<{ ok: boolean }>`
         select pg_try_advisory_xact_lock(${COUNTER_LOCK}) as ok`.execute(tx)
       if (!lock[0]?.ok) return undefined
-      const { rows: visits } = await sql<QueuedVisit>`
+      // One statement takes the batch off the queue and answers it twice: added up by what the rollups
+      // tell apart (link, quarter, keys), and as each visitor's earliest visit of a link and UTC day.
+      const { rows } = await sql<BatchRow>`
         with taken as (
           delete from stat_queue
           where visit_id in (select visit_id from stat_queue order by visit_id limit ${this.batch})
           returning visit_id
-        )
-        select v.id, v.paylink_id, v.project_id, v.visited_at, v.visitor_hash, v.country, v.referrer_host,
-               v.utm_source, v.utm_medium, v.utm_campaign, v.order_id is not null as has_order
-        from taken join visits v on v.id = taken.visit_id
-        order by v.id`.execute(tx)
-      if (visits.length === 0) return 0
+        ),
+        v as (select v.* from taken join visits v on v.id = taken.visit_id)
+        select 'sum' as kind, null as id, paylink_id, project_id,
+               to_timestamp(floor(extract(epoch from visited_at) / 900) * 900) as visited_at, null as visitor_hash,
+               country, referrer_host, utm_source, utm_medium, utm_campaign,
+               count(*)::integer as visits, count(order_id)::integer as orders
+        from v
+        group by paylink_id, project_id, floor(extract(epoch from visited_at) / 900), country, referrer_host,
+                 utm_source, utm_medium, utm_campaign
+        union all
+        select * from (
+          select distinct on (paylink_id, floor(extract(epoch from visited_at) / 86400), visitor_hash)
+                 'first', id, paylink_id, project_id, visited_at, visitor_hash, null, null, null, null, null, 0, 0
+          from v
+          order by paylink_id, floor(extract(epoch from visited_at) / 86400), visitor_hash, visited_at, id
+        ) as firsts`.execute(tx)
       const batch = new RollupBatch()
-      for (const v of visits) {
+      let counted = 0
+      const firsts: FirstVisit[] = []
+      for (const row of rows) {
+        if (row.kind === 'first') {
+          firsts.push(row as FirstVisit)
+          continue
+        }
+        counted += row.visits
         batch.add({
-          ...v,
-          paylinkId: v.paylink_id,
-          projectId: v.project_id,
-          at: v.visited_at,
-          counters: { visits: 1, orders: v.has_order ? 1 : 0 },
+          ...row,
+          paylinkId: row.paylink_id,
+          projectId: row.project_id,
+          at: row.visited_at,
+          counters: { visits: row.visits, orders: row.orders },
         })
       }
-      await this.countFirstVisits(tx, visits, batch)
+      if (counted === 0) return 0
+      await this.countFirstVisits(tx, firsts, batch)
       await batch.write(tx, this.names)
-      return visits.length
+      return counted
     })
   }
-
   /**
    * Finds each visitor's first visit of a link and UTC day and counts the visitor there. A visit can be
    * counted after a later one of the same visitor (ids and commits do not follow time exactly): then
    * the visitor moves to the earlier visit, as a rebuild from the raw visits would have it.
    */
-  private async countFirstVisits(tx: Tx, visits: QueuedVisit[], batch: RollupBatch): Promise<void> {
+  private async countFirstVisits(tx: Tx, list: FirstVisit[], batch: RollupBatch): Promise<void> {
     const visitorDay = (v: FirstVisit) => `${v.paylink_id}/${dayOf(v.visited_at)}/${v.visitor_hash}`
-    const candidates = new Map<string, QueuedVisit>()
-    for (const v of visits) {
-      const seen = candidates.get(visitorDay(v))
-      if (!seen || earlier(v, seen)) candidates.set(visitorDay(v), v)
-    }
-    const list = [...candidates.values()]
     const ids = await this.names.resolve(
       tx,
       list.map((v) => v.paylink_id),
