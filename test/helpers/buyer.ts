@@ -18,6 +18,10 @@ export const GOOD_CARD: PayFields = {
   card_name: 'Ada Buyer',
 }
 
+/** A person's browser: what a buyer's requests carry (a request without a browser's user agent may be a bot's). */
+export const BROWSER_UA =
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36'
+
 /** A test card of DESIGN.md's table, with the rest of GOOD_CARD. */
 export const card = (number: string): PayFields => ({ ...GOOD_CARD, card_number: number })
 

@@ -75,6 +75,16 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const status =
       error.statusCode && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500
+    if (error instanceof AppError && error.retryAfterSeconds !== undefined) {
+      // Overload (a full queue of visits to write), not a fault: a warning, not one error line per buyer.
+      request.log.warn({ code: error.code, status }, 'page refused for now')
+      reply.header('retry-after', String(error.retryAfterSeconds))
+      return message(reply, status, {
+        heading: 'Too busy right now',
+        text: 'Too many people are opening payment links at this moment. Nothing was ordered and no money was taken.',
+        hint: 'Please try again in a few seconds.',
+      })
+    }
     if (status >= 500) request.log.error({ err: error }, 'page failed')
     if (status === 429) {
       return message(reply, 429, {
@@ -121,6 +131,10 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
             'The link cannot be paid: a product was withdrawn or has no price in the currency, or the total is over the maximum amount',
           ),
           410: Html('The link has expired'),
+          503: {
+            ...Html('Too many visits are waiting to be written: nothing was recorded; try again later'),
+            headers: { 'retry-after': Type.String({ description: 'Seconds to wait before trying again' }) },
+          },
         },
       },
     },

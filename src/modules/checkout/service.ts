@@ -65,12 +65,17 @@ export class CheckoutService {
     private readonly clock: Clock,
     private readonly orders: OrderService,
     private readonly accounts: ProviderAccounts,
-    /** Batches written at once: one on the embedded database's single connection, a few on PostgreSQL. */
-    writeConcurrency = 1,
+    writes: {
+      /** Batches written at once: one on the embedded database's single connection, a few on PostgreSQL. */
+      concurrency?: number
+      /** Visits waiting to be written at most; more are refused (503) until the database catches up. */
+      maxQueue?: number
+    } = {},
   ) {
     this.writer = new GroupCommitter((batch) => this.writeVisits(batch), {
       maxBatch: 200,
-      maxInFlight: writeConcurrency,
+      maxInFlight: writes.concurrency ?? 1,
+      maxQueue: writes.maxQueue ?? 5000,
     })
   }
 
