@@ -129,14 +129,18 @@ export async function submitPayment(
   })
 }
 
-/** Follows a public paylink and returns the order id it created. */
+/** Follows a public paylink as a buyer's browser (unless the headers say otherwise) and returns the order id it created. */
 export async function openPaylink(
   app: FastifyInstance,
   paylinkId: string,
   query = '',
   headers: Record<string, string> = {},
 ) {
-  const res = await app.inject({ method: 'GET', url: `/paylink/${paylinkId}${query}`, headers })
+  const res = await app.inject({
+    method: 'GET',
+    url: `/paylink/${paylinkId}${query}`,
+    headers: { 'user-agent': BROWSER_UA, ...headers },
+  })
   const location = res.headers.location
   const orderId = typeof location === 'string' ? /\/pay\/(ord_[0-9a-f]{24})/.exec(location)?.[1] : undefined
   return { res, orderId, location }
