@@ -22,6 +22,10 @@ export const GOOD_CARD: PayFields = {
 export const BROWSER_UA =
   'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36'
 
+/** Browsers of different people, told apart by their version (distinct visitors from one address). */
+export const browserOf = (person: number) =>
+  `Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.${person}.0 Safari/537.36`
+
 /** A test card of DESIGN.md's table, with the rest of GOOD_CARD. */
 export const card = (number: string): PayFields => ({ ...GOOD_CARD, card_number: number })
 
