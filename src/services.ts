@@ -85,7 +85,10 @@ export function createServices(
   const paylinks = new PaylinkService(db, clock, config, projects, counter)
   const analytics = new AnalyticsService(db, clock, projects, paylinks, counter)
   const orders = new OrderService(db, clock, config, statNames)
-  const checkout = new CheckoutService(db, clock, orders, accounts, 4)
+  const checkout = new CheckoutService(db, clock, orders, accounts, {
+    concurrency: 4,
+    maxQueue: config.visitQueueLimit,
+  })
   const portals = new PortalService(db, clock, config, projects, orders, mailer, logger, accounts)
   const payments = new PaymentService(
     db,

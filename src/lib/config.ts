@@ -28,6 +28,11 @@ export interface Config {
   /** Requests a minute one client may make to each public route; 0 turns the limit off. */
   publicRateLimit: number
   /**
+   * Visits of public paylinks (with their orders) waiting to be written at most; past it the link answers
+   * 503 with Retry-After until the database catches up.
+   */
+  visitQueueLimit: number
+  /**
    * Master keys sealing provider credentials: the first seals, all open (previous keys during a rotation).
    * Unset: a key generated into the data directory.
    */
@@ -93,6 +98,7 @@ export function loadConfig(env: Env = process.env): Config {
         : { error: 'must be an HTTP header name' },
     ),
     publicRateLimit: read('PUBLIC_RATE_LIMIT', 120, (raw) => wholeNumber(raw, 0, 1_000_000)),
+    visitQueueLimit: read('VISIT_QUEUE_LIMIT', 5000, (raw) => wholeNumber(raw, 1, 1_000_000)),
     masterKeys: read<Buffer[] | undefined>('PAYLINKS_MASTER_KEY', undefined, parseMasterKeys),
     stripeApiUrl: read<string | undefined>('STRIPE_API_URL', undefined, parseApiBaseUrl),
   }

@@ -65,6 +65,8 @@ export class AppError extends Error {
   readonly status: number
   /** The status again, by Fastify's name for it, which the pages' error handlers read from any error. */
   readonly statusCode: number
+  /** When the client may try again (a 503 of an overloaded path), sent as Retry-After. */
+  retryAfterSeconds?: number
   constructor(
     readonly code: ErrorCode,
     message?: string,
@@ -276,7 +278,12 @@ export function toErrorResponse(
 
 export function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const { status, body } = toErrorResponse(error, request)
-  if (status >= 500) request.log.error({ err: error }, 'request failed')
+  const retryAfter = error instanceof AppError ? error.retryAfterSeconds : undefined
+  if (retryAfter !== undefined) {
+    // Overload is not a fault of this request, and one error line per refused request would flood the log.
+    request.log.warn({ code: body.code, status }, 'request refused for now')
+    reply.header('retry-after', String(retryAfter))
+  } else if (status >= 500) request.log.error({ err: error }, 'request failed')
   else request.log.info({ code: body.code, status }, 'request rejected')
   return reply.status(status).send(body)
 }

@@ -6,7 +6,7 @@ import { openDatabase } from '../../src/lib/db.js'
 import { createLogger } from '../../src/lib/logger.js'
 import { StatsCounter } from '../../src/modules/analytics/counter.js'
 import { rebuildStats, StatNames } from '../../src/modules/analytics/rollup.js'
-import { openPaylink } from '../helpers/buyer.js'
+import { browserOf, openPaylink } from '../helpers/buyer.js'
 import { createTestContext, type TestContext } from '../helpers/context.js'
 import {
   api,
@@ -40,7 +40,7 @@ describe('the statistics counter', () => {
   it('leaves a committed visit queued until it counts it, and as_of says how far counting got', async () => {
     const link = await createPaylink(ctx.app, merchant, projectId, [productId])
     const visitedAt = ctx.clock.now()
-    await openPaylink(ctx.app, link.id, '', { 'user-agent': 'Queued/1' })
+    await openPaylink(ctx.app, link.id, '', { 'user-agent': browserOf(101) })
     expect(await queued()).toBe(1)
     ctx.clock.advance(30_000)
     // Nothing has counted it yet: the statistics say so.
@@ -54,7 +54,7 @@ describe('the statistics counter', () => {
 
   it('moves a visitor to their earlier visit when it is counted after a later one, as a rebuild would', async () => {
     const link = await createPaylink(ctx.app, merchant, projectId, [productId])
-    const visitor = { 'user-agent': 'Returning/1' }
+    const visitor = { 'user-agent': browserOf(102) }
     const noon = ctx.clock.now()
     ctx.clock.set(new Date(noon.getTime() + 3 * 3_600_000))
     await openPaylink(ctx.app, link.id, '', visitor)
@@ -116,7 +116,9 @@ describe('the statistics counter', () => {
     for (let i = 0; i < visits; i += 20) {
       await Promise.all(
         Array.from({ length: 20 }, (_, j) =>
-          openPaylink(ctx.app, link.id, '?utm_source=turns', { 'user-agent': `Turns/${(i + j) % 7}` }),
+          openPaylink(ctx.app, link.id, '?utm_source=turns', {
+            'user-agent': browserOf(110 + ((i + j) % 7)),
+          }),
         ),
       )
     }
@@ -134,7 +136,7 @@ describe('the statistics counter', () => {
 
   it('keeps a batch queued when its counting connection dies mid-transaction, and counts it once later', async () => {
     const link = await createPaylink(ctx.app, merchant, projectId, [productId])
-    await openPaylink(ctx.app, link.id, '', { 'user-agent': 'Killed/1' })
+    await openPaylink(ctx.app, link.id, '', { 'user-agent': browserOf(103) })
     const blocker = await openDatabaseOn(ctx.databaseUrl)
     const victim = await openDatabaseOn(ctx.databaseUrl)
     const counter = new StatsCounter(victim.db, new StatNames(), ctx.clock, createLogger('silent'))

@@ -1,7 +1,7 @@
 // The dashboard routes' contract: defaults, bad input named field by field, and other merchants' objects.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { rebuildStats } from '../../src/modules/analytics/rollup.js'
-import { openPaylink } from '../helpers/buyer.js'
+import { browserOf, openPaylink } from '../helpers/buyer.js'
 import { createTestContext, type TestContext } from '../helpers/context.js'
 import {
   api,
@@ -304,10 +304,12 @@ describe('concurrent visits', () => {
   it('count a visitor once a day however the visits are batched, and agree with a rebuild', async () => {
     const product = await createProduct(ctx.app, merchant, projectId)
     const link = await createPaylink(ctx.app, merchant, projectId, [product.id])
-    const same = { 'user-agent': 'Same/1' }
+    const same = { 'user-agent': browserOf(0) }
     await Promise.all(Array.from({ length: 40 }, () => openPaylink(ctx.app, link.id, '', same)))
     await Promise.all(
-      Array.from({ length: 10 }, (_, i) => openPaylink(ctx.app, link.id, '', { 'user-agent': `Other/${i}` })),
+      Array.from({ length: 10 }, (_, i) =>
+        openPaylink(ctx.app, link.id, '', { 'user-agent': browserOf(i + 1) }),
+      ),
     )
     const summary = await api(ctx.app, merchant, 'GET', `/paylinks/${link.id}/dashboard/summary`)
     expect(summary.body).toMatchObject({ visits: 50, unique_visitors: 11, orders: 50 })

@@ -2,7 +2,7 @@
 // orders, for periods that cut quarters and days, and for time zones with odd offsets and DST.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { rebuildStats } from '../../src/modules/analytics/rollup.js'
-import { GOOD_CARD, openPaylink, openPaymentPage, submitPayment } from '../helpers/buyer.js'
+import { browserOf, GOOD_CARD, openPaylink, openPaymentPage, submitPayment } from '../helpers/buyer.js'
 import { createTestContext, type TestContext } from '../helpers/context.js'
 import {
   api,
@@ -85,7 +85,7 @@ beforeAll(async () => {
     const visitor = Math.floor(next() * 12)
     const headers: Record<string, string> = {
       'x-forwarded-for': `198.51.100.${visitor}`,
-      'user-agent': `Browser/${visitor % 3}`,
+      'user-agent': browserOf(visitor % 3),
     }
     const country = pick(COUNTRIES)
     if (country) headers['cf-ipcountry'] = country

@@ -1,6 +1,6 @@
 // GET /paylink/:id — the public link: visits, orders, currency choice and the error pages for people.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { openPaylink } from '../helpers/buyer.js'
+import { BROWSER_UA, openPaylink } from '../helpers/buyer.js'
 import { createTestContext, PUBLIC_URL, type TestContext } from '../helpers/context.js'
 import {
   api,
@@ -53,7 +53,7 @@ describe('GET /paylink/:id', () => {
     const { res, orderId } = await openPaylink(ctx.app, link.id, query, {
       referer: 'https://www.Example.com/blog/post?id=1',
       'cf-ipcountry': 'de',
-      'user-agent': 'Mozilla/5.0 test',
+      'user-agent': BROWSER_UA,
     })
     expect(res.statusCode).toBe(302)
     expect(res.headers.location).toBe(`${PUBLIC_URL}/pay/${orderId}${query}`)
@@ -213,10 +213,12 @@ describe('GET /paylink/:id', () => {
 
   it('counts the same visitor once a day and again the next day', async () => {
     const link = await createPaylink(ctx.app, merchant, projectId, [usdEur])
-    const headers = { 'user-agent': 'UA-1' }
+    const headers = { 'user-agent': BROWSER_UA }
     await openPaylink(ctx.app, link.id, '', headers)
     await openPaylink(ctx.app, link.id, '', headers)
-    await openPaylink(ctx.app, link.id, '', { 'user-agent': 'UA-2' })
+    await openPaylink(ctx.app, link.id, '', {
+      'user-agent': 'Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0',
+    })
     ctx.clock.advance(DAY)
     await openPaylink(ctx.app, link.id, '', headers)
     ctx.clock.advance(-DAY)

@@ -2,7 +2,7 @@
 // untouched), bad form input is refused with the field and rule named and nothing written, and the
 // statistics page shows what buyers did.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { GOOD_CARD, openPaylink, openPaymentPage, submitPayment } from '../helpers/buyer.js'
+import { browserOf, GOOD_CARD, openPaylink, openPaymentPage, submitPayment } from '../helpers/buyer.js'
 import { createTestContext, type TestContext } from '../helpers/context.js'
 import { alertOf, DashboardClient } from '../helpers/dashboard.js'
 import {
@@ -381,7 +381,9 @@ describe('a project’s page', () => {
       [busy.id, true],
       [quiet.id, false],
     ] as const) {
-      const { orderId } = await openPaylink(ctx.app, link, '?utm_source=ads', { 'user-agent': `ua ${link}` })
+      const { orderId } = await openPaylink(ctx.app, link, '?utm_source=ads', {
+        'user-agent': browserOf(link === busy.id ? 1 : 2),
+      })
       if (paid) {
         const session = await openPaymentPage(ctx.app, orderId as string)
         expect((await submitPayment(ctx.app, orderId as string, session, GOOD_CARD)).statusCode).toBe(303)
@@ -455,7 +457,9 @@ describe('a paylink’s page', () => {
     })
     const link = await createPaylink(ctx.app, owner, project.id, [product.id])
     for (const query of ['?utm_source=mail', '?utm_source=mail', '']) {
-      const { orderId } = await openPaylink(ctx.app, link.id, query, { 'user-agent': `ua ${query}` })
+      const { orderId } = await openPaylink(ctx.app, link.id, query, {
+        'user-agent': browserOf(query ? 1 : 2),
+      })
       if (query) {
         const session = await openPaymentPage(ctx.app, orderId as string)
         expect((await submitPayment(ctx.app, orderId as string, session, GOOD_CARD)).statusCode).toBe(303)

@@ -18,6 +18,14 @@ export const GOOD_CARD: PayFields = {
   card_name: 'Ada Buyer',
 }
 
+/** A person's browser: what a buyer's requests carry (a request without a browser's user agent may be a bot's). */
+export const BROWSER_UA =
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36'
+
+/** Browsers of different people, told apart by their version (distinct visitors from one address). */
+export const browserOf = (person: number) =>
+  `Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.${person}.0 Safari/537.36`
+
 /** A test card of DESIGN.md's table, with the rest of GOOD_CARD. */
 export const card = (number: string): PayFields => ({ ...GOOD_CARD, card_number: number })
 
@@ -125,14 +133,18 @@ export async function submitPayment(
   })
 }
 
-/** Follows a public paylink and returns the order id it created. */
+/** Follows a public paylink as a buyer's browser (unless the headers say otherwise) and returns the order id it created. */
 export async function openPaylink(
   app: FastifyInstance,
   paylinkId: string,
   query = '',
   headers: Record<string, string> = {},
 ) {
-  const res = await app.inject({ method: 'GET', url: `/paylink/${paylinkId}${query}`, headers })
+  const res = await app.inject({
+    method: 'GET',
+    url: `/paylink/${paylinkId}${query}`,
+    headers: { 'user-agent': BROWSER_UA, ...headers },
+  })
   const location = res.headers.location
   const orderId = typeof location === 'string' ? /\/pay\/(ord_[0-9a-f]{24})/.exec(location)?.[1] : undefined
   return { res, orderId, location }

@@ -1,7 +1,7 @@
 // Refunds of paid orders through the admin API: in full or in part up to what was paid, idempotent with
 // an Idempotency-Key, settled by the provider's events, shown on the order, in webhooks and statistics.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { card } from '../helpers/buyer.js'
+import { card, openPaylink } from '../helpers/buyer.js'
 import { createTestContext, type TestContext } from '../helpers/context.js'
 import {
   api,
@@ -135,8 +135,7 @@ describe('POST /orders/:id/refunds', () => {
   })
 
   it('answers an unpaid order with 409 order_not_paid', async () => {
-    const res = await ctx.app.inject(`/paylink/${paylinkId}`)
-    const orderId = /ord_[0-9a-f]{24}/.exec(String(res.headers.location))?.[0] as string
+    const orderId = (await openPaylink(ctx.app, paylinkId)).orderId as string
     expect(await refund(orderId)).toEqual({
       status: 409,
       body: { code: 'order_not_paid', message: `order ${orderId} is created: it has no payment to refund` },

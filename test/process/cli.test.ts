@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { BROWSER_UA } from '../helpers/buyer.js'
 import { fetchJson, freshDatabaseEnv, PROCESS_TIMEOUT, runCli, startServer } from '../helpers/process.js'
 
 let env: Record<string, string>
@@ -248,7 +249,10 @@ describe('paylinks stats rebuild', { timeout: PROCESS_TIMEOUT }, () => {
       const link = await post('/paylinks', { project_id: project.id, products: [product.id], life_days: 7 })
       paylinkId = link.id
       for (let i = 0; i < 3; i++) {
-        const res = await fetch(`${server.baseUrl}/paylink/${paylinkId}`, { redirect: 'manual' })
+        const res = await fetch(`${server.baseUrl}/paylink/${paylinkId}`, {
+          redirect: 'manual',
+          headers: { 'user-agent': BROWSER_UA },
+        })
         expect(res.status).toBe(302)
       }
     } finally {

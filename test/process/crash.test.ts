@@ -1,7 +1,9 @@
 // The crash rule of the public path: a 302 is sent only after its visit and order are committed, so
 // killing the server mid-load loses no acknowledged visit or order.
+
 import { afterEach, beforeEach, expect, it, vi } from 'vitest'
 import { type Database, openDatabase } from '../../src/lib/db.js'
+import { BROWSER_UA } from '../helpers/buyer.js'
 import { freshDatabaseEnv, PROCESS_TIMEOUT, type ServerProcess, startServer } from '../helpers/process.js'
 
 const ACKNOWLEDGED_BEFORE_KILL = 100
@@ -44,7 +46,7 @@ it('keeps every acknowledged visit and order when the server is killed mid-load'
   const worker = async () => {
     while (!stop) {
       try {
-        const res = await fetch(target, { redirect: 'manual' })
+        const res = await fetch(target, { redirect: 'manual', headers: { 'user-agent': BROWSER_UA } })
         const order = /\/pay\/(ord_[0-9a-f]{24})/.exec(res.headers.get('location') ?? '')?.[1]
         if (res.status === 302 && order) acknowledged.push(order)
       } catch {

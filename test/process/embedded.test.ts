@@ -8,6 +8,7 @@ import path from 'node:path'
 import { sql } from 'kysely'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { openDatabase } from '../../src/lib/db.js'
+import { BROWSER_UA } from '../helpers/buyer.js'
 import {
   fetchJson,
   freshDatabaseEnv,
@@ -193,7 +194,7 @@ describe('the embedded PostgreSQL', { timeout: PROCESS_TIMEOUT }, () => {
     const worker = async () => {
       while (!stop) {
         try {
-          const res = await fetch(target, { redirect: 'manual' })
+          const res = await fetch(target, { redirect: 'manual', headers: { 'user-agent': BROWSER_UA } })
           const order = /\/pay\/(ord_[0-9a-f]{24})/.exec(res.headers.get('location') ?? '')?.[1]
           if (res.status === 302 && order) acknowledged.push(order)
         } catch {

@@ -18,6 +18,7 @@ describe('loadConfig', () => {
       trustProxy: false,
       countryHeader: undefined,
       publicRateLimit: 120,
+      visitQueueLimit: 5000,
     })
   })
 
@@ -38,6 +39,7 @@ describe('loadConfig', () => {
       LOG_LEVEL: 'DEBUG',
       WEBHOOK_ALLOW_PRIVATE_URLS: 'true',
       PAYLINK_LIFE_DAYS: '30, 1,14,1',
+      VISIT_QUEUE_LIMIT: '50',
     })
     expect(config).toMatchObject({
       port: 4000,
@@ -48,6 +50,7 @@ describe('loadConfig', () => {
       logLevel: 'debug',
       webhookAllowPrivateUrls: true,
       paylinkLifeDays: [1, 14, 30],
+      visitQueueLimit: 50,
     })
   })
 
@@ -78,6 +81,7 @@ describe('loadConfig', () => {
       '0',
       'PAYLINK_LIFE_DAYS="0": must be a comma-separated list of whole days from 1 to 3650',
     ],
+    ['VISIT_QUEUE_LIMIT', '0', 'VISIT_QUEUE_LIMIT="0": must be a whole number from 1 to 1000000'],
   ])('rejects %s=%s naming the variable and the rule', (name, value, problem) => {
     expect(() => loadConfig({ [name]: value })).toThrowError(ConfigError)
     try {

@@ -16,6 +16,7 @@ import type { PaymentRow } from '../../lib/schema.js'
 import { installationSecret } from '../../lib/secrets.js'
 import type { Services } from '../../services.js'
 import type { OrderDetail } from '../orders/schemas.js'
+import { isPreviewBot } from './bots.js'
 import { appendParams } from './return-urls.js'
 import type { OrderPage } from './service.js'
 import { type MessagePage, setupPages } from './setup-routes.js'
@@ -75,6 +76,16 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const status =
       error.statusCode && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500
+    if (error instanceof AppError && error.retryAfterSeconds !== undefined) {
+      // Overload (a full queue of visits to write), not a fault: a warning, not one error line per buyer.
+      request.log.warn({ code: error.code, status }, 'page refused for now')
+      reply.header('retry-after', String(error.retryAfterSeconds))
+      return message(reply, status, {
+        heading: 'Too busy right now',
+        text: 'Too many people are opening payment links at this moment. Nothing was ordered and no money was taken.',
+        hint: 'Please try again in a few seconds.',
+      })
+    }
     if (status >= 500) request.log.error({ err: error }, 'page failed')
     if (status === 429) {
       return message(reply, 429, {
@@ -111,9 +122,16 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
       schema: {
         tags,
         summary: 'Open a paylink: records the visit, creates an order and redirects to its payment page',
+        description:
+          'A link-preview bot or crawler (by its User-Agent) and a HEAD request get a 200 page describing the ' +
+          'link, with OpenGraph tags, instead: their visit is recorded as a bot’s, not counted in the ' +
+          'statistics, and no order is created.',
         params: Type.Object({ paylink_id: Type.String({ maxLength: 64 }) }),
         querystring: PaylinkQuery,
         response: {
+          200: Html(
+            'For bots and HEAD: the merchant, the products and the total, with OpenGraph tags; no order',
+          ),
           302: Redirect('To the order’s payment page, keeping the query string'),
           400: Html('The requested currency cannot be used'),
           404: Html('Unknown or deleted paylink'),
@@ -121,24 +139,52 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
             'The link cannot be paid: a product was withdrawn or has no price in the currency, or the total is over the maximum amount',
           ),
           410: Html('The link has expired'),
+          503: {
+            ...Html('Too many visits are waiting to be written: nothing was recorded; try again later'),
+            headers: { 'retry-after': Type.String({ description: 'Seconds to wait before trying again' }) },
+          },
         },
       },
     },
     async (request, reply) => {
       const raw = request.query.currency?.trim().toUpperCase()
       const currency = raw && /^[A-Z]{3}$/.test(raw) ? raw : raw ? 'invalid' : undefined
+      const userAgent = request.headers['user-agent']
       const result = await checkout.openPaylink(
         request.params.paylink_id,
         {
           ip: request.ip,
-          userAgent: request.headers['user-agent'],
+          userAgent,
           referer: request.headers.referer,
           countryHeader: config.countryHeader ? headerValue(request, config.countryHeader) : undefined,
           query: request.query,
         },
-        currency,
+        // HEAD (Fastify answers it with this handler, without the body) only asks what is there.
+        { currency, bot: request.method === 'HEAD' || isPreviewBot(userAgent) },
       )
       switch (result.kind) {
+        case 'preview': {
+          const locale = preferredLocale(request.headers['accept-language'])
+          const total = formatMoney(result.total, result.currency, locale)
+          return sendPage(reply, 'preview', {
+            lang: locale,
+            title: `Pay ${result.merchantName}`,
+            merchantName: result.merchantName,
+            projectName: result.projectName,
+            items: result.lines.map((line) => ({
+              name: line.name,
+              quantity: 1,
+              amount: formatMoney(line.amount, result.currency, locale),
+            })),
+            total,
+            og: {
+              siteName: result.merchantName,
+              title: `${result.lines.map((line) => line.name).join(', ')} — ${result.merchantName}`,
+              description: `Pay ${total} to ${result.merchantName} with this payment link.`,
+              url: `${config.publicUrl}/paylink/${request.params.paylink_id}`,
+            },
+          })
+        }
         case 'order': {
           const query = request.url.includes('?') ? request.url.slice(request.url.indexOf('?')) : ''
           return reply.redirect(`${config.publicUrl}/pay/${result.orderId}${query}`, 302)

@@ -42,6 +42,12 @@ export interface Storefront {
 
 export type OpenResult =
   | { kind: 'order'; orderId: string }
+  | ({
+      kind: 'preview'
+      currency: string
+      lines: { name: string; amount: number }[]
+      total: number
+    } & Storefront)
   | { kind: 'not_found' }
   | ({ kind: 'expired' } & Storefront)
   | ({ kind: 'unavailable'; reason: 'archived' | 'no_price' | 'over_max'; currency: string } & Storefront)
@@ -65,26 +71,37 @@ export class CheckoutService {
     private readonly clock: Clock,
     private readonly orders: OrderService,
     private readonly accounts: ProviderAccounts,
-    /** Batches written at once: one on the embedded database's single connection, a few on PostgreSQL. */
-    writeConcurrency = 1,
+    writes: {
+      /** Batches written at once: one on the embedded database's single connection, a few on PostgreSQL. */
+      concurrency?: number
+      /** Visits waiting to be written at most; more are refused (503) until the database catches up. */
+      maxQueue?: number
+    } = {},
   ) {
     this.writer = new GroupCommitter((batch) => this.writeVisits(batch), {
       maxBatch: 200,
-      maxInFlight: writeConcurrency,
+      maxInFlight: writes.concurrency ?? 1,
+      maxQueue: writes.maxQueue ?? 5000,
     })
   }
 
   /**
    * Records a visit of a public paylink and, when the link can be paid, creates its order in the same
-   * transaction. Unknown and deleted links record nothing.
+   * transaction. Unknown and deleted links record nothing. A bot (a link preview, a crawler, a HEAD
+   * request) gets what the link is instead of an order, and its visit is recorded as a bot's.
    */
-  async openPaylink(paylinkId: string, source: VisitSource, requestedCurrency?: string): Promise<OpenResult> {
+  async openPaylink(
+    paylinkId: string,
+    source: VisitSource,
+    options: { currency?: string | undefined; bot?: boolean } = {},
+  ): Promise<OpenResult> {
+    const { currency: requestedCurrency, bot = false } = options
     const link = await this.publicLink(paylinkId)
     if (!link) return { kind: 'not_found' }
     const storefront = { merchantName: link.merchantName, projectName: link.projectName }
     const now = this.clock.now()
     const facts = visitFacts(source, await this.secret(), now)
-    const visit = { paylink_id: link.id, project_id: link.projectId, visited_at: now, ...facts }
+    const visit = { paylink_id: link.id, project_id: link.projectId, visited_at: now, bot, ...facts }
 
     const recordOnly = async <T>(result: T): Promise<T> => {
       await this.writer.submit({ visit: { ...visit, order_id: null }, projectId: link.projectId })
@@ -106,8 +123,14 @@ export class CheckoutService {
     }
 
     // Creating and updating a link refuse totals over the maximum; a later price change can still get there.
-    if (sumAmounts(link.products.map((p) => p.prices[currency] as number)) > MAX_AMOUNT) {
+    const total = sumAmounts(link.products.map((p) => p.prices[currency] as number))
+    if (total > MAX_AMOUNT) {
       return recordOnly({ kind: 'unavailable', reason: 'over_max', currency, ...storefront })
+    }
+    // A preview shows the link to people who have not opened it yet; an order made for it would never be paid.
+    if (bot) {
+      const lines = link.products.map((p) => ({ name: p.name, amount: p.prices[currency] as number }))
+      return recordOnly({ kind: 'preview', currency, lines, total, ...storefront })
     }
 
     const { order, items } = this.orders.build(
