@@ -24,6 +24,21 @@ describe('planPeriod', () => {
     ])
   })
 
+  it('reads a local day of Kathmandu as a UTC day less the quarters outside it', () => {
+    // 2026-06-02 in Kathmandu (+05:45) is [06-01 18:15, 06-02 18:15) UTC.
+    const plan = planPeriod(at('2026-06-01T18:15:00Z'), at('2026-06-02T18:15:00Z'), '', {
+      slices: [],
+      raw: [],
+    })
+    const iso = (ms: number) => new Date(ms).toISOString().slice(0, 16)
+    expect(plan.slices.map((s) => [s.sign, s.grain, iso(s.from), iso(s.to)])).toEqual([
+      [1, 1, '2026-06-01T18:15', '2026-06-02T00:00'],
+      [1, 96, '2026-06-02T00:00', '2026-06-03T00:00'],
+      [-1, 1, '2026-06-02T18:15', '2026-06-03T00:00'],
+    ])
+    expect(plan.raw).toEqual([])
+  })
+
   it('reads a breakdown by key from whole days, and raw ends shorter than a day', () => {
     const plan = planPeriod(
       at('2026-03-01T22:07:30Z'),

@@ -12,7 +12,7 @@ import { type Clock, DAY_MS } from '../../lib/time.js'
 import type { PaylinkService } from '../paylinks/service.js'
 import type { ProjectService } from '../projects/service.js'
 import type { StatsCounter } from './counter.js'
-import { cmp, GRAINS, HOUR_MS, QUARTER_MS, UTM_SEPARATOR } from './rollup.js'
+import { cmp, DAY, GRAINS, HOUR_MS, QUARTER_MS, UTM_SEPARATOR } from './rollup.js'
 
 export type Scope = { kind: 'paylink'; id: string } | { kind: 'project'; id: string }
 export type GroupedDim = 'country' | 'referrer' | 'utm' | 'date' | 'paylink'
@@ -184,7 +184,7 @@ export class AnalyticsService {
     const rawKey = RAW_KEYS[dim]
     const parts: RawBuilder<unknown>[] = []
     if (plan.slices.length > 0) {
-      // The slices travel as four arrays: one statement shape and four parameters however many there are.
+      // The slices travel as five arrays: one statement shape and five parameters however many there are.
       const column = <T>(pick: (slice: Slice) => T) => plan.slices.map(pick)
       // A lateral join: each slice is one range scan of the primary key (`offset 0` keeps the planner
       // from flattening it into one scan of every row of the owner). Rows are added up by key before
@@ -193,12 +193,14 @@ export class AnalyticsService {
         select k.name as key, a.label, c.name as currency, a.visits, a.visitors, a.orders, a.paid_orders,
                a.revenue, a.refunded
         from (
-          select r.label, s.key, s.cur, sum(s.visits) as visits, sum(s.visitors) as visitors,
-                 sum(s.orders) as orders, sum(s.paid_orders) as paid_orders, sum(s.revenue) as revenue,
-                 sum(s.refunded) as refunded
+          select r.label, s.key, s.cur, sum(s.visits * r.sign) as visits,
+                 sum(s.visitors * r.sign) as visitors, sum(s.orders * r.sign) as orders,
+                 sum(s.paid_orders * r.sign) as paid_orders, sum(s.revenue * r.sign) as revenue,
+                 sum(s.refunded * r.sign) as refunded
           from unnest(${column((x) => x.label)}::text[], ${column((x) => x.grain)}::smallint[],
                       ${column((x) => x.from / QUARTER_MS)}::integer[],
-                      ${column((x) => x.to / QUARTER_MS)}::integer[]) as r (label, grain, lo, hi)
+                      ${column((x) => x.to / QUARTER_MS)}::integer[],
+                      ${column((x) => x.sign)}::integer[]) as r (label, grain, lo, hi, sign)
           cross join lateral (
             select key, cur, visits, visitors, orders, paid_orders, revenue, refunded
             from stat_rollups
@@ -286,6 +288,8 @@ interface Range {
 interface Slice extends Range {
   /** In quarters of an hour. */
   grain: number
+  /** -1 for buckets taken off a coarser one that covers more than the range. */
+  sign: 1 | -1
 }
 
 function between(column: string, range: Range): RawBuilder<unknown> {
@@ -320,8 +324,44 @@ export function planPeriod(
   }
   if (from < first) plan.raw.push({ from, to: first, label })
   if (last < to) plan.raw.push({ from: last, to, label })
-  cover(first, last, grains, 0, label, plan.slices)
+  if (grains.length === 2 && grains[0] === DAY && grains[1] === 1) {
+    coverWithDays(first, last, label, plan.slices)
+  } else {
+    cover(first, last, grains, 0, label, plan.slices)
+  }
   return plan
+}
+
+const DAY_LENGTH = DAY * QUARTER_MS
+
+/**
+ * Covers [from, to) (on the quarter grid) with day and quarter buckets, where a piece of a UTC day longer
+ * than half of it is read as the day less the quarters outside the piece: a local day in Kathmandu
+ * (+05:45) is then one day row and 23 quarters, not 96 quarters. Counts add up, so taking off is exact.
+ */
+function coverWithDays(from: number, to: number, label: string, slices: Slice[]): void {
+  const quarters = (a: number, b: number, sign: 1 | -1) => {
+    if (a < b) slices.push({ from: a, to: b, label, grain: 1, sign })
+  }
+  const piece = (a: number, b: number) => {
+    const dayStart = Math.floor(a / DAY_LENGTH) * DAY_LENGTH
+    if (b - a > DAY_LENGTH / 2) {
+      slices.push({ from: dayStart, to: dayStart + DAY_LENGTH, label, grain: DAY, sign: 1 })
+      quarters(dayStart, a, -1)
+      quarters(b, dayStart + DAY_LENGTH, -1)
+    } else {
+      quarters(a, b, 1)
+    }
+  }
+  const firstDay = Math.ceil(from / DAY_LENGTH) * DAY_LENGTH
+  const lastDay = Math.floor(to / DAY_LENGTH) * DAY_LENGTH
+  if (firstDay > lastDay) {
+    piece(from, to)
+    return
+  }
+  if (firstDay < lastDay) slices.push({ from: firstDay, to: lastDay, label, grain: DAY, sign: 1 })
+  if (from < firstDay) piece(from, firstDay)
+  if (lastDay < to) piece(lastDay, to)
 }
 
 function cover(
@@ -341,7 +381,7 @@ function cover(
     cover(from, to, grains, index + 1, label, slices)
     return
   }
-  slices.push({ from: first, to: last, label, grain })
+  slices.push({ from: first, to: last, label, grain, sign: 1 })
   cover(from, first, grains, index + 1, label, slices)
   cover(last, to, grains, index + 1, label, slices)
 }
