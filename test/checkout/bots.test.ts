@@ -9,6 +9,7 @@ import {
   createPaylink,
   createProduct,
   createProject,
+  listenToEverything,
   type TestMerchant,
 } from '../helpers/factories.js'
 
@@ -22,6 +23,7 @@ const DAY = 86_400_000
 beforeAll(async () => {
   ctx = await createTestContext()
   merchant = await createMerchant(ctx.services, 'Ada’s <Shop> & "Co"')
+  await listenToEverything(ctx.services, merchant.id)
   projectId = (await createProject(ctx.app, merchant, { name: 'Winter' })).id
   hat = (
     await createProduct(ctx.app, merchant, projectId, {

@@ -20,6 +20,7 @@ import {
   createPaylink,
   createProduct,
   createProject,
+  listenToEverything,
   type TestMerchant,
 } from '../helpers/factories.js'
 import { eventsOf } from '../helpers/payments.js'
@@ -61,6 +62,7 @@ beforeAll(async () => {
     },
   })
   merchant = await createMerchant(ctx.services)
+  await listenToEverything(ctx.services, merchant.id)
   const projectId = (await createProject(ctx.app, merchant)).id
   const product = await createProduct(ctx.app, merchant, projectId, {
     prices: [{ currency: 'USD', amount: 1200 }],

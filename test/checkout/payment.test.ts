@@ -23,6 +23,7 @@ import {
   createPaylink,
   createProduct,
   createProject,
+  listenToEverything,
   type TestMerchant,
 } from '../helpers/factories.js'
 import { eventsOf as webhookEventsOf } from '../helpers/payments.js'
@@ -36,6 +37,7 @@ const DAY = 86_400_000
 beforeAll(async () => {
   ctx = await createTestContext()
   merchant = await createMerchant(ctx.services)
+  await listenToEverything(ctx.services, merchant.id)
   projectId = (await createProject(ctx.app, merchant)).id
   const product = await createProduct(ctx.app, merchant, projectId, {
     name: 'Lamp',

@@ -3,7 +3,13 @@
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BROWSER_UA } from '../helpers/buyer.js'
-import { createMerchant, createPaylink, createProduct, createProject } from '../helpers/factories.js'
+import {
+  createMerchant,
+  createPaylink,
+  createProduct,
+  createProject,
+  listenToEverything,
+} from '../helpers/factories.js'
 import { type LiveApp, startLiveApp } from '../helpers/live.js'
 import { waitFor } from '../helpers/wait.js'
 
@@ -21,6 +27,7 @@ const open = async (url: string) => {
 describe('GET /paylink/:id with a full queue', () => {
   it('answers 503 with Retry-After and a page while the visits table is locked, and loses no acknowledged visit', async () => {
     const merchant = await createMerchant(live.services)
+    await listenToEverything(live.services, merchant.id)
     const project = await createProject(live.app, merchant)
     const product = await createProduct(live.app, merchant, project.id)
     const link = await createPaylink(live.app, merchant, project.id, [product.id])

@@ -1,5 +1,7 @@
 // Factories that create objects through the public API, as a client would.
 import type { FastifyInstance } from 'fastify'
+import { newPrefixedId } from '../../src/lib/ids.js'
+import { newWebhookSecret } from '../../src/modules/webhooks/dispatcher.js'
 import type { Services } from '../../src/services.js'
 
 export interface TestMerchant {
@@ -16,6 +18,36 @@ export async function createMerchant(
 ): Promise<TestMerchant> {
   const { merchant, secret } = await services.merchants.createMerchant({ name })
   return { id: merchant.id, key: secret, headers: { authorization: `Bearer ${secret}` } }
+}
+
+/**
+ * Subscribes the merchant to every event, so that its events are written to the outbox (an event no
+ * endpoint subscribes to is not). The endpoint is written as the API writes one, less its address check,
+ * which resolves names and refuses private addresses: no address here is both public and resolvable,
+ * and nothing is sent to it (no dispatcher runs in process).
+ */
+export async function listenToEverything(
+  services: Services,
+  merchantId: string,
+  events: string[] = ['*'],
+): Promise<void> {
+  const now = services.clock.now()
+  await services.database.db
+    .insertInto('webhook_endpoints')
+    .values({
+      id: newPrefixedId('we'),
+      merchant_id: merchantId,
+      url: 'https://hooks.invalid/everything',
+      description: 'the tests listen to every event',
+      events,
+      secret: newWebhookSecret(),
+      previous_secret: null,
+      previous_secret_expires_at: null,
+      disabled_reason: null,
+      created_at: now,
+      updated_at: now,
+    })
+    .execute()
 }
 
 type Json = Record<string, unknown>

@@ -9,6 +9,7 @@ import {
   createPaylink,
   createProduct,
   createProject,
+  listenToEverything,
   type TestMerchant,
 } from '../helpers/factories.js'
 import { eventsOf, paidOrder, sandboxAccountOf } from '../helpers/payments.js'
@@ -20,6 +21,7 @@ let paylinkId: string
 beforeAll(async () => {
   ctx = await createTestContext()
   merchant = await createMerchant(ctx.services)
+  await listenToEverything(ctx.services, merchant.id)
   const projectId = (await createProject(ctx.app, merchant)).id
   const product = await createProduct(ctx.app, merchant, projectId, {
     prices: [{ currency: 'EUR', amount: 4200 }],

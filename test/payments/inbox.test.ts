@@ -9,6 +9,7 @@ import {
   createPaylink,
   createProduct,
   createProject,
+  listenToEverything,
   type TestMerchant,
 } from '../helpers/factories.js'
 import { eventsOf, postSandboxEvent, sandboxAccountOf, sessionObject } from '../helpers/payments.js'
@@ -21,6 +22,7 @@ let account: string
 beforeAll(async () => {
   ctx = await createTestContext()
   merchant = await createMerchant(ctx.services)
+  await listenToEverything(ctx.services, merchant.id)
   const projectId = (await createProject(ctx.app, merchant)).id
   const product = await createProduct(ctx.app, merchant, projectId, {
     prices: [{ currency: 'USD', amount: 2500 }],

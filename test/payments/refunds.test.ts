@@ -9,6 +9,7 @@ import {
   createPaylink,
   createProduct,
   createProject,
+  listenToEverything,
   type TestMerchant,
 } from '../helpers/factories.js'
 import { eventsOf, paidOrder } from '../helpers/payments.js'
@@ -22,6 +23,7 @@ let paylinkId: string
 beforeAll(async () => {
   ctx = await createTestContext()
   merchant = await createMerchant(ctx.services)
+  await listenToEverything(ctx.services, merchant.id)
   other = await createMerchant(ctx.services)
   projectId = (await createProject(ctx.app, merchant)).id
   const product = await createProduct(ctx.app, merchant, projectId, {

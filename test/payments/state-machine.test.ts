@@ -12,6 +12,7 @@ import {
   createPaylink,
   createProduct,
   createProject,
+  listenToEverything,
   type TestMerchant,
 } from '../helpers/factories.js'
 import { eventsOf, postSandboxEvent, sandboxAccountOf } from '../helpers/payments.js'
@@ -138,6 +139,7 @@ describe('the same through the inbox, with the order', () => {
   beforeAll(async () => {
     ctx = await createTestContext()
     merchant = await createMerchant(ctx.services)
+    await listenToEverything(ctx.services, merchant.id)
     const projectId = (await createProject(ctx.app, merchant)).id
     const product = await createProduct(ctx.app, merchant, projectId, {
       prices: [{ currency: 'USD', amount: 700 }],

@@ -20,6 +20,7 @@ import {
   createPaylink,
   createProduct,
   createProject,
+  listenToEverything,
   type TestMerchant,
 } from '../helpers/factories.js'
 import { freePort } from '../helpers/process.js'
@@ -111,6 +112,7 @@ export async function stripeShop(
   options: { currency?: string; live?: boolean; merchant?: TestMerchant } = {},
 ): Promise<StripeShop> {
   const merchant = options.merchant ?? (await createMerchant(world.services))
+  if (!options.merchant) await listenToEverything(world.services, merchant.id)
   const projectId = (
     await createProject(world.app, merchant, { default_currency: options.currency ?? 'USD' })
   ).id

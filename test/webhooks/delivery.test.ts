@@ -1,6 +1,7 @@
 // Webhook delivery to real receivers on loopback: signing, retries on the schedule, 410 and Retry-After,
 // several dispatchers on one database, time limits and leases, slow receivers beside fast ones, size
 // limits and unstorable answers, the delivery log and resending by hand.
+import { sql } from 'kysely'
 import { Webhook } from 'standardwebhooks'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { type Clock, systemClock } from '../../src/lib/time.js'
@@ -15,6 +16,7 @@ import {
   createPaylink,
   createProduct,
   createProject,
+  listenToEverything,
   type TestMerchant,
 } from '../helpers/factories.js'
 import { type Receiver, startReceiver } from '../helpers/receiver.js'
@@ -358,6 +360,28 @@ describe('slow receivers', () => {
 })
 
 describe('the outbox', () => {
+  it('writes no event that no endpoint subscribes to, and each subscribed one with its deliveries', async () => {
+    const quiet = await createMerchant(ctx.services)
+    const emit = (type: 'paylink.created' | 'order.paid') =>
+      ctx.database.db
+        .transaction()
+        .execute((tx) => emitEvent(tx, { merchantId: quiet.id, type, data: {}, at: ctx.clock.now() }))
+    const written = async () => {
+      const { rows } = await sql<{ type: string; deliveries: number }>`
+        select ev.type, (select count(*)::integer from webhook_deliveries d where d.event_id = ev.id) as deliveries
+        from events ev where ev.merchant_id = ${quiet.id} order by ev.created_at, ev.id`.execute(
+        ctx.database.db,
+      )
+      return rows
+    }
+    await emit('paylink.created')
+    expect(await written()).toEqual([])
+    await listenToEverything(ctx.services, quiet.id, ['order.paid'])
+    await emit('paylink.created')
+    await emit('order.paid')
+    expect(await written()).toEqual([{ type: 'order.paid', deliveries: 1 }])
+  })
+
   it('announces nothing of a change that was rolled back', async () => {
     const before = await ctx.database.db
       .selectFrom('events')
