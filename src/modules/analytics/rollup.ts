@@ -66,10 +66,20 @@ export class StatNames {
   private readonly ids = new Map<string, number>([['', 0]])
   private static readonly MAX_CACHED = 200_000
 
-  /** The numbers of the names, giving new ones to names seen for the first time. */
+  /**
+   * The numbers of the names, giving new ones to names seen for the first time. The answer holds every
+   * name asked for, whatever another call does to the cache meanwhile.
+   */
   async resolve(db: Executor, names: Iterable<string>): Promise<Map<string, number>> {
-    const missing = [...new Set(names)].filter((name) => !this.ids.has(name)).sort(cmp)
+    const found = new Map<string, number>()
+    const missing: string[] = []
+    for (const name of new Set(names)) {
+      const id = this.ids.get(name)
+      if (id === undefined) missing.push(name)
+      else found.set(name, id)
+    }
     if (missing.length > 0) {
+      missing.sort(cmp)
       // Sorted, so two writers adding the same new names lock them in the same order.
       await sql`insert into stat_names (name) select unnest(${missing}::text[]) order by 1
                 on conflict (name) do nothing`.execute(db)
@@ -78,11 +88,16 @@ export class StatNames {
         .select(['id', 'name'])
         .where('name', 'in', missing)
         .execute()
-      if (this.ids.size + rows.length > StatNames.MAX_CACHED) this.ids.clear()
-      this.ids.set('', 0)
-      for (const row of rows) this.ids.set(row.name, row.id)
+      if (this.ids.size + rows.length > StatNames.MAX_CACHED) {
+        this.ids.clear()
+        this.ids.set('', 0)
+      }
+      for (const row of rows) {
+        this.ids.set(row.name, row.id)
+        found.set(row.name, row.id)
+      }
     }
-    return this.ids
+    return found
   }
 }
 
