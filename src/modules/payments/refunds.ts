@@ -7,7 +7,7 @@ import { newPrefixedId } from '../../lib/ids.js'
 import { toDecimalString } from '../../lib/money.js'
 import type { RefundOrigin, RefundRow } from '../../lib/schema.js'
 import type { PaymentDeps } from './context.js'
-import { ProviderError } from './provider.js'
+import { ProviderError, type RefundSnapshot } from './provider.js'
 import * as repo from './repo.js'
 import type { CreateRefundBody } from './schemas.js'
 import { handleOf } from './start-payment.js'
@@ -64,6 +64,30 @@ export async function createRefund(
   return sendRefund(deps, refund)
 }
 
+/** Applies what the provider says of a refund (its answer, or a lookup), in a transaction of its own. */
+function applyRefundSnapshot(
+  deps: PaymentDeps,
+  accountId: string,
+  refund: RefundRow,
+  snapshot: RefundSnapshot,
+): Promise<unknown> {
+  return deps.db.transaction().execute((tx) =>
+    deps.settlement.applyRefund(
+      tx,
+      accountId,
+      {
+        kind: 'refund',
+        reference: refund.id,
+        payment: { reference: refund.payment_id, providerPaymentId: null },
+        snapshot,
+        currency: refund.currency,
+        reason: refund.reason,
+      },
+      deps.clock.now(),
+    ),
+  )
+}
+
 /** Sends a refund to its payment's provider and applies the answer; an unreachable provider leaves it unknown. */
 export async function sendRefund(deps: PaymentDeps, refund: RefundRow): Promise<RefundRow> {
   const payment = await deps.db
@@ -81,21 +105,7 @@ export async function sendRefund(deps: PaymentDeps, refund: RefundRow): Promise<
       currency: refund.currency,
       reason: refund.reason,
     })
-    await deps.db.transaction().execute((tx) =>
-      deps.settlement.applyRefund(
-        tx,
-        bound.account.id,
-        {
-          kind: 'refund',
-          reference: refund.id,
-          payment: { reference: payment.id, providerPaymentId: null },
-          snapshot,
-          currency: refund.currency,
-          reason: refund.reason,
-        },
-        deps.clock.now(),
-      ),
-    )
+    await applyRefundSnapshot(deps, bound.account.id, refund, snapshot)
   } catch (error) {
     if (!(error instanceof ProviderError)) throw error
     const now = deps.clock.now()
@@ -194,21 +204,7 @@ export async function lookUpPendingRefunds(deps: PaymentDeps, limit = 20): Promi
         reference: refund.id,
         providerRef: refund.provider_ref as string,
       })
-      await deps.db.transaction().execute((tx) =>
-        deps.settlement.applyRefund(
-          tx,
-          bound.account.id,
-          {
-            kind: 'refund',
-            reference: refund.id,
-            payment: { reference: payment.id, providerPaymentId: null },
-            snapshot,
-            currency: refund.currency,
-            reason: refund.reason,
-          },
-          deps.clock.now(),
-        ),
-      )
+      await applyRefundSnapshot(deps, bound.account.id, refund, snapshot)
     } catch (error) {
       if (!(error instanceof ProviderError)) throw error
       deps.logger.warn({ err: error, refund: refund.id }, 'refund lookup failed; trying again later')
