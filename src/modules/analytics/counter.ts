@@ -66,21 +66,21 @@ export class StatsCounter {
   /** Counts on a timer until the returned function is called; that one waits for a batch under way. */
   start(): () => Promise<void> {
     this.stopped = false
+    const schedule = (delayMs: number) => {
+      this.timer = setTimeout(tick, delayMs)
+      this.timer.unref()
+    }
     const tick = async () => {
-      this.timer = undefined
-      let counted: number | undefined = 0
       const run = this.runOnce().catch((err) => {
         this.logger.error({ err }, 'counting statistics failed; the visits stay queued')
         return 0
       })
       this.running = run
-      counted = await run
+      const counted = await run
       // A full batch means more is waiting: go on at once.
-      if (!this.stopped) this.timer = setTimeout(tick, counted === this.batch ? 0 : this.intervalMs)
-      this.timer?.unref()
+      if (!this.stopped) schedule(counted === this.batch ? 0 : this.intervalMs)
     }
-    this.timer = setTimeout(tick, 0)
-    this.timer.unref()
+    schedule(0)
     return async () => {
       this.stopped = true
       if (this.timer) clearTimeout(this.timer)

@@ -40,14 +40,6 @@ export function utmKey(a: Pick<Attribution, 'utm_source' | 'utm_medium' | 'utm_c
   return [a.utm_source ?? '', a.utm_medium ?? '', a.utm_campaign ?? ''].join(UTM_SEPARATOR)
 }
 
-export function floorTo(ms: number, step: number): number {
-  return Math.floor(ms / step) * step
-}
-
-export function utcDay(at: Date): string {
-  return at.toISOString().slice(0, 10)
-}
-
 /** The quarter of an hour (since 1970-01-01 UTC) an instant falls in. */
 export function quarterOf(at: Date): number {
   return Math.floor(at.getTime() / QUARTER_MS)

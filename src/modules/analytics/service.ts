@@ -332,8 +332,6 @@ export function planPeriod(
   return plan
 }
 
-const DAY_LENGTH = DAY * QUARTER_MS
-
 /**
  * Covers [from, to) (on the quarter grid) with day and quarter buckets, where a piece of a UTC day longer
  * than half of it is read as the day less the quarters outside the piece: a local day in Kathmandu
@@ -344,17 +342,17 @@ function coverWithDays(from: number, to: number, label: string, slices: Slice[])
     if (a < b) slices.push({ from: a, to: b, label, grain: 1, sign })
   }
   const piece = (a: number, b: number) => {
-    const dayStart = Math.floor(a / DAY_LENGTH) * DAY_LENGTH
-    if (b - a > DAY_LENGTH / 2) {
-      slices.push({ from: dayStart, to: dayStart + DAY_LENGTH, label, grain: DAY, sign: 1 })
+    const dayStart = Math.floor(a / DAY_MS) * DAY_MS
+    if (b - a > DAY_MS / 2) {
+      slices.push({ from: dayStart, to: dayStart + DAY_MS, label, grain: DAY, sign: 1 })
       quarters(dayStart, a, -1)
-      quarters(b, dayStart + DAY_LENGTH, -1)
+      quarters(b, dayStart + DAY_MS, -1)
     } else {
       quarters(a, b, 1)
     }
   }
-  const firstDay = Math.ceil(from / DAY_LENGTH) * DAY_LENGTH
-  const lastDay = Math.floor(to / DAY_LENGTH) * DAY_LENGTH
+  const firstDay = Math.ceil(from / DAY_MS) * DAY_MS
+  const lastDay = Math.floor(to / DAY_MS) * DAY_MS
   if (firstDay > lastDay) {
     piece(from, to)
     return
