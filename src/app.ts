@@ -1,5 +1,4 @@
 // Builds the Fastify application. It never listens: src/server.ts owns the process, tests call app.inject.
-import { randomBytes } from 'node:crypto'
 import fastifyStatic from '@fastify/static'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
@@ -11,6 +10,7 @@ import { ADMIN_PREFIX } from './app-prefix.js'
 import { AppError, sendError } from './lib/errors.js'
 import { PUBLIC_DIR } from './lib/html.js'
 import { ErrorBody } from './lib/http.js'
+import { randomHex } from './lib/ids.js'
 import type { Logger } from './lib/logger.js'
 import { rejectNulCharacters } from './lib/nul.js'
 import { dashboardRoutes } from './modules/analytics/routes.js'
@@ -89,9 +89,7 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   const fastifyOptions: FastifyServerOptions & { loggerInstance?: FastifyBaseLogger } = {
     genReqId: (req) => {
       const incoming = req.headers['x-request-id']
-      return typeof incoming === 'string' && REQUEST_ID.test(incoming)
-        ? incoming
-        : `req_${randomBytes(8).toString('hex')}`
+      return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : `req_${randomHex(8)}`
     },
     bodyLimit: 1024 * 1024,
     // Proxies in front of paylinks are the operator's to declare (TRUST_PROXY); without, the socket is the client.

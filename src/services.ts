@@ -86,7 +86,7 @@ export function createServices(
   const paylinks = new PaylinkService(db, clock, config, projects, counter)
   const analytics = new AnalyticsService(db, clock, projects, paylinks, counter)
   const orders = new OrderService(db, clock, config, statNames)
-  const checkout = new CheckoutService(db, clock, orders, accounts, {
+  const checkout = new CheckoutService(database, clock, orders, accounts, {
     // Batches written at once: one per core, at most four. Fewer, larger batches cost the database
     // less; on 2 cores, 2 at once did 3,029 req/s where 4 did 2,323 (50 connections, bench/run.mjs).
     concurrency: Math.min(4, Math.max(1, os.availableParallelism())),

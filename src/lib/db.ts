@@ -1,6 +1,13 @@
 // Opens the one PostgreSQL schema through node-postgres: on the embedded PostgreSQL server that paylinks runs
 // itself in its data directory, or on the server DATABASE_URL names. Both give the same Kysely<DB>.
-import { Kysely, PostgresDialect, type SelectQueryBuilder, sql, type Transaction } from 'kysely'
+import {
+  type CompiledQuery,
+  Kysely,
+  PostgresDialect,
+  type SelectQueryBuilder,
+  sql,
+  type Transaction,
+} from 'kysely'
 import pg from 'pg'
 import { startEmbedded } from './embedded-postgres.js'
 import type { DB } from './schema.js'
@@ -17,6 +24,12 @@ export interface Database {
   kind: 'embedded' | 'postgres'
   /** Runs a multi-statement SQL script (a migration) inside the given transaction. */
   execScript(tx: Tx, script: string): Promise<void>
+  /**
+   * Runs a statement outside any transaction as a named prepared statement: each connection parses and
+   * plans it once, and afterwards receives only its parameters. For the hottest statements, whose text
+   * never varies (one name, one text: arrays carry the rows).
+   */
+  prepared(name: string, query: CompiledQuery): Promise<void>
   close(): Promise<void>
 }
 
@@ -105,6 +118,9 @@ async function openPool(
     // node-postgres sends a query without parameters through the simple protocol, which allows many statements.
     execScript: async (tx, script) => {
       await sql.raw(script).execute(tx)
+    },
+    prepared: async (name, query) => {
+      await pool.query({ name, text: query.sql, values: query.parameters as unknown[] })
     },
     close: () => db.destroy(),
   }

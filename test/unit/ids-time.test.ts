@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { newObjectId, newPaylinkId, newPrefixedId } from '../../src/lib/ids.js'
+import { newObjectId, newPaylinkId, newPrefixedId, randomHex } from '../../src/lib/ids.js'
 import { toProtoTimestamp } from '../../src/lib/time.js'
 
 describe('ids', () => {
@@ -14,6 +14,26 @@ describe('ids', () => {
     expect(ids.size).toBe(1000)
     for (const id of ids) expect(id).toMatch(/^[0-9a-f]{32}$/)
     expect(newPrefixedId('ord')).toMatch(/^ord_[0-9a-f]{24}$/)
+  })
+
+  it('hands out each pooled random byte once, across many refills of the pool', () => {
+    // 5,000 ids of 12 bytes are 60 KB: the 4 KB pool is refilled about 15 times on the way.
+    const ids = Array.from({ length: 5000 }, () => newPrefixedId('ord'))
+    expect(new Set(ids).size).toBe(ids.length)
+    for (const id of ids) expect(id).toMatch(/^ord_[0-9a-f]{24}$/)
+    // Odd sizes straddle the end of the pool instead of landing on it.
+    const odd = Array.from({ length: 2000 }, (_, i) => randomHex(1 + (i % 31)))
+    expect(odd.map((hex) => hex.length)).toEqual(odd.map((_, i) => 2 * (1 + (i % 31))))
+    // Bytes spread over all values: a pool handed out twice, or never filled, would not.
+    const counts = new Map<string, number>()
+    for (const hex of ids
+      .map((id) => id.slice(4))
+      .join('')
+      .match(/../g) ?? []) {
+      counts.set(hex, (counts.get(hex) ?? 0) + 1)
+    }
+    expect(counts.size).toBe(256)
+    expect(Math.max(...counts.values())).toBeLessThan(400) // 60,000 bytes: about 234 of each
   })
 })
 

@@ -382,6 +382,51 @@ describe('the outbox', () => {
     expect(await written()).toEqual([{ type: 'order.paid', deliveries: 1 }])
   })
 
+  it('announces the orders of a public link whose merchant subscribed after the server last looked', async () => {
+    // The public path builds order.created only for merchants it knows to have an endpoint, and has its
+    // statement check that. Inserted behind its back, the endpoint is found by that check.
+    const shop = async () => {
+      const m = await createMerchant(ctx.services)
+      const project = (await createProject(ctx.app, m)).id
+      const product = (await createProduct(ctx.app, m, project)).id
+      return { merchant: m, paylinkId: (await createPaylink(ctx.app, m, project, [product])).id as string }
+    }
+    const [late, quiet] = [await shop(), await shop()]
+    const announced = async (merchantId: string) => {
+      const { rows } = await sql<{ order_id: string; deliveries: number }>`
+        select ev.payload -> 'data' ->> 'id' as order_id,
+               (select count(*)::integer from webhook_deliveries d where d.event_id = ev.id) as deliveries
+        from events ev where ev.merchant_id = ${merchantId} and ev.type = 'order.created'`.execute(
+        ctx.database.db,
+      )
+      return rows.sort((a, b) => a.order_id.localeCompare(b.order_id))
+    }
+    const open = async (paylinkId: string) => (await openPaylink(ctx.app, paylinkId)).orderId as string
+
+    const before = await open(late.paylinkId)
+    expect(before).toBeDefined()
+    expect(await announced(late.merchant.id)).toEqual([])
+
+    await listenToEverything(ctx.services, late.merchant.id, ['order.created'])
+    // Both merchants at once, so that they may share a batch: only the subscribed one is announced.
+    const orders = await Promise.all([
+      ...Array.from({ length: 4 }, () => open(late.paylinkId)),
+      ...Array.from({ length: 4 }, () => open(quiet.paylinkId)),
+    ])
+    const lateOrders = orders.slice(0, 4)
+    expect(await announced(late.merchant.id)).toEqual(
+      lateOrders.sort().map((order_id) => ({ order_id, deliveries: 1 })),
+    )
+    expect(await announced(quiet.merchant.id)).toEqual([])
+    // Every order is there once, the first one unannounced as it was made before the endpoint.
+    const stored = await ctx.database.db
+      .selectFrom('orders')
+      .select('id')
+      .where('merchant_id', 'in', [late.merchant.id, quiet.merchant.id])
+      .execute()
+    expect(stored.map((o) => o.id).sort()).toEqual([before, ...orders].sort())
+  })
+
   it('announces nothing of a change that was rolled back', async () => {
     const before = await ctx.database.db
       .selectFrom('events')

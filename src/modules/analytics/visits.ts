@@ -51,15 +51,22 @@ export function referrerHost(referer: string | undefined): string | null {
   }
 }
 
+// The day's key, derived once a day rather than on every visit.
+let lastDayKey: { secret: string; day: string; key: Buffer } | undefined
+
+function dayKey(secret: string, day: string): Buffer {
+  if (lastDayKey?.secret !== secret || lastDayKey.day !== day) {
+    lastDayKey = { secret, day, key: createHmac('sha256', secret).update(`visitor:${day}`).digest() }
+  }
+  return lastDayKey.key
+}
+
 /**
  * HMAC of the address and user agent under a key that changes every UTC day: the same visitor hashes
  * alike within a day, and nothing links days together or leads back to the address.
  */
 export function visitorHash(secret: string, day: Date, ip: string, userAgent: string | undefined): string {
-  const dayKey = createHmac('sha256', secret)
-    .update(`visitor:${day.toISOString().slice(0, 10)}`)
-    .digest()
-  return createHmac('sha256', dayKey)
+  return createHmac('sha256', dayKey(secret, day.toISOString().slice(0, 10)))
     .update(`${ip}\n${userAgent ?? ''}`)
     .digest('hex')
     .slice(0, 32)

@@ -2,7 +2,7 @@
 
 import { type Insertable, sql } from 'kysely'
 import { LRUCache } from 'lru-cache'
-import type { Db } from '../../lib/db.js'
+import type { Database, Db } from '../../lib/db.js'
 import { GroupCommitter } from '../../lib/group-commit.js'
 import { MAX_AMOUNT, sumAmounts } from '../../lib/money.js'
 import type { OrderItemRow, OrderRow, VisitsTable } from '../../lib/schema.js'
@@ -13,7 +13,7 @@ import type { OrderDetail } from '../orders/schemas.js'
 import type { OrderService } from '../orders/service.js'
 import { isExpired } from '../paylinks/schemas.js'
 import type { ProjectDescription, ProviderAccounts } from '../payments/accounts.js'
-import { outboxWrites } from '../webhooks/events.js'
+import { EVENTS_LEFT_OUT, type NewEvent, outboxWrites, SubscriberCache } from '../webhooks/events.js'
 
 /** What the public paylink path needs of a link, cached briefly in process. */
 interface PublicLink {
@@ -65,9 +65,11 @@ export class CheckoutService {
   private visitorSecret: Promise<string> | undefined
   private readonly links = new LRUCache<string, PublicLink | 'none'>({ max: 10_000, ttl: 1000 })
   private readonly writer: GroupCommitter<VisitWrite>
+  private readonly db: Db
+  private readonly subscribers = new SubscriberCache('order.created')
 
   constructor(
-    private readonly db: Db,
+    private readonly database: Database,
     private readonly clock: Clock,
     private readonly orders: OrderService,
     private readonly accounts: ProviderAccounts,
@@ -78,6 +80,7 @@ export class CheckoutService {
       maxQueue?: number
     } = {},
   ) {
+    this.db = database.db
     this.writer = new GroupCommitter((batch) => this.writeVisits(batch), {
       maxBatch: 200,
       maxInFlight: writes.concurrency ?? 1,
@@ -163,19 +166,45 @@ export class CheckoutService {
    * Writes a batch of visits, their orders and items, the orders' events and deliveries, and queues the
    * visits (bots' excepted) for the statistics counter, in one statement: one round trip, committed as
    * one, touching no row another batch shares. Columns travel as arrays, so the statement's text is the
-   * same whatever the batch and PostgreSQL plans it quickly.
+   * same whatever the batch: it is prepared once per connection.
+   *
+   * The order.created events of merchants that no endpoint is known to want are not built (most
+   * merchants of a busy link have none, and building them was a tenth of the work); the statement checks
+   * that none does, and when one has subscribed meanwhile, it is written again with every event.
    */
   private async writeVisits(batch: VisitWrite[]): Promise<void> {
+    const orders = batch.flatMap((b) => (b.order ? [b.order] : []))
+    const merchants = [...new Set(orders.map((o) => o.order.merchant_id))]
+    const wanted = await this.subscribers.subscribed(this.db, merchants)
+    try {
+      await this.writeStatement(batch, (merchantId) => wanted.has(merchantId))
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== EVENTS_LEFT_OUT) throw error
+      this.subscribers.forget(merchants)
+      await this.writeStatement(batch, () => true)
+    }
+  }
+
+  private async writeStatement(
+    batch: VisitWrite[],
+    announce: (merchantId: string) => boolean,
+  ): Promise<void> {
     const orders = batch.flatMap((b) => (b.order ? [b.order.order] : []))
     const items = batch.flatMap((b) => b.order?.items ?? [])
     const visits = batch.map((b) => b.visit)
-    const outbox = outboxWrites(
-      batch.flatMap((b) => (b.order ? [this.orders.createdEvent(b.order.order, b.order.items)] : [])),
-    )
+    const events: NewEvent[] = []
+    const leftOut = new Set<string>()
+    for (const b of batch) {
+      if (!b.order) continue
+      if (announce(b.order.order.merchant_id))
+        events.push(this.orders.createdEvent(b.order.order, b.order.items))
+      else leftOut.add(b.order.order.merchant_id)
+    }
+    const outbox = outboxWrites(events, { type: 'order.created', merchantIds: [...leftOut] })
     const of = <R, T>(rows: R[], pick: (row: R) => T) => rows.map(pick)
     const at = (d: Date) => d.toISOString()
     // A paylink's order sets these columns; the rest (buyer, payment, portal, refunds) keep their defaults.
-    await sql`
+    const statement = sql`
       with new_orders as (
         insert into orders (id, merchant_id, project_id, paylink_id, status, currency, total_amount, utm_source,
                             utm_medium, utm_campaign, referrer_host, country, created_at, updated_at, expires_at,
@@ -213,7 +242,8 @@ export class CheckoutService {
         insert into stat_queue (visit_id, visited_at) select id, visited_at from new_visits where not bot
       ),
       ${outbox.ctes}
-      select 1`.execute(this.db)
+      select ${outbox.check}`
+    await this.database.prepared('paylinks_write_visits', statement.compile(this.db))
   }
 
   /**
