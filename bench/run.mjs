@@ -40,6 +40,11 @@ const DURABLE_DB = 'paylinks_bench_durable'
 const SETTLE_MS = 12_000
 const STOP_TIMEOUT_MS = 30_000
 
+// paylinks is started as `npm start` starts it, with the same Node.js flags.
+const SERVER_ARGS = JSON.parse(await fs.readFile(path.join(ROOT, 'package.json'), 'utf8'))
+  .scripts.start.split(/\s+/)
+  .slice(1)
+
 const TARGETS = {
   ratioToLimit: 0.8,
   p99Ms: 15,
@@ -262,7 +267,7 @@ async function runPaylinks(database, env, { countsConnection, dataDir }) {
   const port = await freePort()
   const baseUrl = `http://127.0.0.1:${port}`
   const server = await start(
-    ['dist/server.js'],
+    SERVER_ARGS,
     { PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', PUBLIC_RATE_LIMIT: '0', ...env },
     /paylinks is listening/,
   )
@@ -398,7 +403,7 @@ async function main() {
     stats = await benchStats(url, async () => {
       const port = await freePort()
       const server = await start(
-        ['dist/server.js'],
+        SERVER_ARGS,
         { PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', DATABASE_URL: url },
         /paylinks is listening/,
       )

@@ -1,7 +1,7 @@
 // The `stripe` package as paylinks uses it: one client per secret key, pinned to STRIPE_API_VERSION, sent to
 // STRIPE_API_URL when set (a Stripe double) and to Stripe otherwise; and Stripe's errors turned into the
 // provider port's, with messages a merchant (or, on a payment page, a buyer) understands.
-import Stripe from 'stripe'
+import type Stripe from 'stripe'
 import { STRIPE_API_VERSION } from '../../lib/stripe-version.js'
 import { ProviderError } from '../payments/provider.js'
 
@@ -25,6 +25,24 @@ export interface ClientOptions {
   timeoutMs: number
 }
 
+// The package is loaded on first use: an installation without a Stripe account never pays for it (about
+// 20 MB of the server's memory).
+let stripePackage: typeof Stripe | undefined
+
+async function loadStripe(): Promise<typeof Stripe> {
+  stripePackage ??= (await import('stripe')).default
+  return stripePackage
+}
+
+/** Stripe's webhook signature check, from the package (loaded if it was not yet). */
+export async function stripeWebhooks(): Promise<{
+  webhooks: Stripe['webhooks']
+  SignatureError: typeof Stripe.errors.StripeSignatureVerificationError
+}> {
+  const stripe = await loadStripe()
+  return { webhooks: stripe.webhooks, SignatureError: stripe.errors.StripeSignatureVerificationError }
+}
+
 /** Clients by secret key: each keeps its connections alive between calls of its account. */
 export class StripeClients {
   private readonly clients = new Map<string, Stripe>()
@@ -34,9 +52,10 @@ export class StripeClients {
     this.endpoint = options.apiUrl ? endpointOf(options.apiUrl) : undefined
   }
 
-  for(secretKey: string): Stripe {
+  async for(secretKey: string): Promise<Stripe> {
     let client = this.clients.get(secretKey)
     if (!client) {
+      const Stripe = await loadStripe()
       // A handful of accounts per installation; should the map grow past reason, start it afresh.
       if (this.clients.size >= 1000) this.clients.clear()
       client = new Stripe(secretKey, {
@@ -68,7 +87,9 @@ export async function stripeCall<T>(doing: string, work: () => Promise<T>): Prom
 }
 
 export function toProviderError(error: unknown, doing: string): unknown {
-  if (!(error instanceof Stripe.errors.StripeError)) return error
+  // Not loaded yet: no call to Stripe was made, so the error is not Stripe's.
+  const Stripe = stripePackage
+  if (!Stripe || !(error instanceof Stripe.errors.StripeError)) return error
   const status = error.statusCode
   if (error instanceof Stripe.errors.StripeConnectionError) {
     const timedOut = /timeout/i.test(error.message)

@@ -2,7 +2,7 @@
 // lookups of the session with what it paid with, expiry, refunds on the PaymentIntent, and events
 // verified with Stripe's signature over the raw body. Each call uses the account's own secret key, our
 // ids as idempotency keys, and the API version paylinks is pinned to.
-import Stripe from 'stripe'
+import type Stripe from 'stripe'
 import {
   EventSignatureError,
   type PaymentHandle,
@@ -16,7 +16,7 @@ import {
   type StartSetupInput,
 } from '../payments/provider.js'
 import { amountProblem, stepProblem, toStripeAmount } from './amounts.js'
-import { StripeClients, stripeCall } from './client.js'
+import { StripeClients, stripeCall, stripeWebhooks } from './client.js'
 import { EVENT_TYPES, type Lookups, updatesOf } from './events.js'
 import {
   idOf,
@@ -75,7 +75,7 @@ export class StripeProvider implements PaymentProvider {
     this.clients = new StripeClients({ apiUrl: options.apiUrl, timeoutMs: options.timeoutMs ?? 20_000 })
   }
 
-  private client(account: Pick<ProviderAccount, 'secretKey'>): Stripe {
+  private async client(account: Pick<ProviderAccount, 'secretKey'>): Promise<Stripe> {
     if (!account.secretKey)
       throw new ProviderError('unauthorized', 'the Stripe account has no secret key saved')
     return this.clients.for(account.secretKey)
@@ -86,9 +86,8 @@ export class StripeProvider implements PaymentProvider {
   }
 
   async verifyCredentials(credentials: { secretKey: string }) {
-    const account = await stripeCall('checking the key', () =>
-      this.clients.for(credentials.secretKey).accounts.retrieveCurrent(),
-    )
+    const stripe = await this.clients.for(credentials.secretKey)
+    const account = await stripeCall('checking the key', () => stripe.accounts.retrieveCurrent())
     // The mode is the key's: a live key reaches the account's live data, a test key its test data.
     return { externalAccountId: account.id, livemode: /^(sk|rk)_live_/.test(credentials.secretKey) }
   }
@@ -101,8 +100,9 @@ export class StripeProvider implements PaymentProvider {
       if (problem) throw new ProviderError('refused', problem, 'amount_not_supported')
     }
     const metadata = { order_id: input.orderId, payment_id: input.reference }
+    const stripe = await this.client(account)
     const session = await stripeCall('creating the payment session', () =>
-      this.client(account).checkout.sessions.create(
+      stripe.checkout.sessions.create(
         {
           mode: 'payment',
           line_items: input.lineItems.map((line) => ({
@@ -141,8 +141,9 @@ export class StripeProvider implements PaymentProvider {
 
   async retrievePayment(account: ProviderAccount, payment: PaymentHandle) {
     const ref = this.sessionRef(payment)
+    const stripe = await this.client(account)
     const session = await stripeCall('looking the payment up', () =>
-      this.client(account).checkout.sessions.retrieve(ref, { expand: PAYMENT_EXPAND }),
+      stripe.checkout.sessions.retrieve(ref, { expand: PAYMENT_EXPAND }),
     )
     return paymentSnapshot(session)
   }
@@ -150,7 +151,7 @@ export class StripeProvider implements PaymentProvider {
   /** Expires the open session; a session no longer open (paid meanwhile, say) is answered as it is. */
   async cancelPayment(account: ProviderAccount, payment: PaymentHandle) {
     const ref = this.sessionRef(payment)
-    const stripe = this.client(account)
+    const stripe = await this.client(account)
     try {
       const session = await stripeCall('closing the payment session', () =>
         stripe.checkout.sessions.expire(
@@ -169,7 +170,7 @@ export class StripeProvider implements PaymentProvider {
   async refund(account: ProviderAccount, input: RefundInput) {
     const problem = stepProblem(input.amount, input.currency, 'the refund')
     if (problem) throw new ProviderError('refused', problem, 'amount_not_supported')
-    const stripe = this.client(account)
+    const stripe = await this.client(account)
     let intent = input.payment.providerPaymentId
     if (!intent) intent = idOf((await this.session(stripe, this.sessionRef(input.payment))).payment_intent)
     if (!intent) throw new ProviderError('refused', 'the payment has no PaymentIntent at Stripe to refund')
@@ -191,9 +192,8 @@ export class StripeProvider implements PaymentProvider {
   }
 
   async retrieveRefund(account: ProviderAccount, refund: { reference: string; providerRef: string }) {
-    const found = await stripeCall('looking the refund up', () =>
-      this.client(account).refunds.retrieve(refund.providerRef),
-    )
+    const stripe = await this.client(account)
+    const found = await stripeCall('looking the refund up', () => stripe.refunds.retrieve(refund.providerRef))
     return refundSnapshot(found)
   }
 
@@ -203,8 +203,9 @@ export class StripeProvider implements PaymentProvider {
 
   async startSetup(account: ProviderAccount, input: StartSetupInput) {
     const metadata = { setup_id: input.reference }
+    const stripe = await this.client(account)
     const session = await stripeCall('creating the setup session', () =>
-      this.client(account).checkout.sessions.create(
+      stripe.checkout.sessions.create(
         {
           mode: 'setup',
           // A card: what the portal shows of a saved method is its brand, last 4 digits and expiry.
@@ -225,7 +226,7 @@ export class StripeProvider implements PaymentProvider {
   }
 
   async retrieveSetup(account: ProviderAccount, setup: { reference: string; providerRef: string }) {
-    return setupSnapshot(await this.session(this.client(account), setup.providerRef, SETUP_EXPAND))
+    return setupSnapshot(await this.session(await this.client(account), setup.providerRef, SETUP_EXPAND))
   }
 
   async parseEvent(
@@ -237,16 +238,18 @@ export class StripeProvider implements PaymentProvider {
     const header = headers['stripe-signature']
     const signature = Array.isArray(header) ? header[0] : header
     if (!signature) throw new EventSignatureError('Stripe-Signature: the header is missing')
+    const { webhooks, SignatureError } = await stripeWebhooks()
     let event: Stripe.Event
     try {
-      event = Stripe.webhooks.constructEvent(rawBody, signature, account.webhookSecret)
+      event = webhooks.constructEvent(rawBody, signature, account.webhookSecret)
     } catch (error) {
-      if (error instanceof Stripe.errors.StripeSignatureVerificationError)
+      if (error instanceof SignatureError)
         throw new EventSignatureError(`Stripe-Signature: ${signatureProblem(error.message)}`)
       throw error
     }
     // An event of the other mode came to this endpoint by a mistake of configuration: recorded, not applied.
-    const updates = event.livemode === account.livemode ? await updatesOf(event, this.lookups(account)) : []
+    const updates =
+      event.livemode === account.livemode ? await updatesOf(event, await this.lookups(account)) : []
     // What the lookups found is kept with the event, so that applying it again later needs no call.
     return { id: event.id, type: event.type, payload: { event, updates }, updates }
   }
@@ -259,8 +262,8 @@ export class StripeProvider implements PaymentProvider {
     return { id: event.id, type: event.type, payload, updates: await updatesOf(event, undefined) }
   }
 
-  private lookups(account: ProviderAccount): Lookups {
-    const stripe = this.client(account)
+  private async lookups(account: ProviderAccount): Promise<Lookups> {
+    const stripe = await this.client(account)
     return {
       paymentSession: (id) => this.session(stripe, id),
       setupSession: (id) => this.session(stripe, id, SETUP_EXPAND),
