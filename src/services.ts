@@ -84,7 +84,7 @@ export function createServices(
   const statNames = new StatNames()
   const counter = new StatsCounter(db, statNames, clock, logger)
   const paylinks = new PaylinkService(db, clock, config, projects, counter)
-  const analytics = new AnalyticsService(db, clock, projects, paylinks, counter)
+  const analytics = new AnalyticsService(database, clock, projects, paylinks, counter)
   const orders = new OrderService(db, clock, config, statNames)
   const checkout = new CheckoutService(database, clock, orders, accounts, {
     // Batches written at once: one per core, at most four. Fewer, larger batches cost the database

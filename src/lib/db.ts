@@ -1,5 +1,6 @@
 // Opens the one PostgreSQL schema through node-postgres: on the embedded PostgreSQL server that paylinks runs
 // itself in its data directory, or on the server DATABASE_URL names. Both give the same Kysely<DB>.
+import { createHash } from 'node:crypto'
 import {
   type CompiledQuery,
   Kysely,
@@ -8,6 +9,7 @@ import {
   sql,
   type Transaction,
 } from 'kysely'
+import { LRUCache } from 'lru-cache'
 import pg from 'pg'
 import { startEmbedded } from './embedded-postgres.js'
 import type { DB } from './schema.js'
@@ -25,11 +27,12 @@ export interface Database {
   /** Runs a multi-statement SQL script (a migration) inside the given transaction. */
   execScript(tx: Tx, script: string): Promise<void>
   /**
-   * Runs a statement outside any transaction as a named prepared statement: each connection parses and
-   * plans it once, and afterwards receives only its parameters. For the hottest statements, whose text
-   * never varies (one name, one text: arrays carry the rows).
+   * Runs a statement outside any transaction as a prepared statement, named after its text: each
+   * connection parses and plans it once, and afterwards receives only its parameters. For statements run
+   * often whose text does not vary with their input (arrays carry lists), such as the public path's write
+   * and the dashboards' reads, whose planning took longer than running them.
    */
-  prepared(name: string, query: CompiledQuery): Promise<void>
+  prepared<R>(query: CompiledQuery<R>): Promise<R[]>
   close(): Promise<void>
 }
 
@@ -113,6 +116,8 @@ async function openPool(
   pool.on('error', () => {})
   pool.on('connect', (client) => client.on('error', () => {}))
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) })
+  // A prepared statement's name stands for one text on every connection: a digest of the text.
+  const statementNames = new LRUCache<string, string>({ max: 1000 })
   return {
     db,
     kind,
@@ -120,8 +125,14 @@ async function openPool(
     execScript: async (tx, script) => {
       await sql.raw(script).execute(tx)
     },
-    prepared: async (name, query) => {
-      await pool.query({ name, text: query.sql, values: query.parameters as unknown[] })
+    prepared: async <R>(query: CompiledQuery<R>) => {
+      let name = statementNames.get(query.sql)
+      if (name === undefined) {
+        name = `paylinks_${createHash('sha1').update(query.sql).digest('hex').slice(0, 20)}`
+        statementNames.set(query.sql, name)
+      }
+      const result = await pool.query({ name, text: query.sql, values: query.parameters as unknown[] })
+      return result.rows as R[]
     },
     close: () => db.destroy(),
   }

@@ -4,7 +4,7 @@
 // days, a day for a breakdown by key); so a query reads a number of rows that depends on the period's
 // length and the keys, and on the visits of at most a day at its ends.
 import { type RawBuilder, sql } from 'kysely'
-import type { Db, Executor } from '../../lib/db.js'
+import type { Database, Db, Executor } from '../../lib/db.js'
 import { invalid } from '../../lib/errors.js'
 import { toMajorUnits } from '../../lib/money.js'
 import type { StatDim } from '../../lib/schema.js'
@@ -79,14 +79,22 @@ interface FactRow {
 
 export class AnalyticsService {
   private zones: Promise<Set<string>> | undefined
+  private readonly db: Db
 
   constructor(
-    private readonly db: Db,
+    private readonly database: Database,
     private readonly clock: Clock,
     private readonly projects: ProjectService,
     private readonly paylinks: PaylinkService,
     private readonly counter: StatsCounter,
-  ) {}
+  ) {
+    this.db = database.db
+  }
+
+  /** Runs a dashboard read as a prepared statement: its text depends on the query, never on the period. */
+  private read(query: RawBuilder<FactRow>): Promise<FactRow[]> {
+    return this.database.prepared(query.compile(this.db))
+  }
 
   /**
    * Checks that the scope belongs to the merchant (404 otherwise) and reads the period; answers it with
@@ -121,11 +129,11 @@ export class AnalyticsService {
 
   async summary(scope: Scope, period: Period): Promise<Summary> {
     const facts = this.facts(scope, 'all', period)
-    const { rows } = await sql<FactRow>`
+    const rows = await this.read(sql<FactRow>`
       with f as (${facts})
       select '' as key, currency, sum(visits) as visits, sum(visitors) as visitors, sum(orders) as orders,
              sum(paid_orders) as paid_orders, sum(revenue) as revenue, sum(refunded) as refunded
-      from f group by currency`.execute(this.db)
+      from f group by currency`)
     return { period, ...figures(rows) }
   }
 
@@ -133,7 +141,7 @@ export class AnalyticsService {
   async grouped(scope: Scope, dim: GroupedDim, period: Period, limit: number): Promise<GroupRow[]> {
     if (dim === 'date') return this.days(scope, period)
     const facts = this.facts(scope, dim, period)
-    const { rows } = await sql<FactRow>`
+    const rows = await this.read(sql<FactRow>`
       with f as (${facts}),
       top as (
         select key, sum(visits) as visits, sum(orders) as orders, sum(paid_orders) as paid_orders
@@ -147,7 +155,7 @@ export class AnalyticsService {
       from f join top on top.key = f.key
       where f.currency <> ''
       group by f.key, f.currency
-      having sum(f.revenue) > 0 or sum(f.refunded) > 0`.execute(this.db)
+      having sum(f.revenue) > 0 or sum(f.refunded) > 0`)
     return groupRows(
       rows,
       (a, b) => b.paid_orders - a.paid_orders || b.visits - a.visits || cmp(a.key, b.key),
@@ -157,11 +165,11 @@ export class AnalyticsService {
   /** Every local day of the period, oldest first, zeros included. */
   private async days(scope: Scope, period: Period): Promise<GroupRow[]> {
     const facts = this.facts(scope, 'date', period)
-    const { rows } = await sql<FactRow>`
+    const rows = await this.read(sql<FactRow>`
       with f as (${facts})
       select label as key, currency, sum(visits) as visits, sum(visitors) as visitors, sum(orders) as orders,
              sum(paid_orders) as paid_orders, sum(revenue) as revenue, sum(refunded) as refunded
-      from f group by label, currency`.execute(this.db)
+      from f group by label, currency`)
     const byDay = new Map(groupRows(rows, () => 0).map((row) => [row.key, row]))
     return localDays(period).map((day) => byDay.get(day) ?? { key: day, ...figures([]) })
   }
@@ -169,7 +177,9 @@ export class AnalyticsService {
   /**
    * The rows that make up a period: rollup rows for its whole buckets, raw visits and orders for the
    * rest. For `date`, each local day is planned on its own and its rows are labelled with it. Columns:
-   * key, label, currency, visits, visitors, orders, paid_orders, revenue, refunded.
+   * key, label, currency, visits, visitors, orders, paid_orders, revenue, refunded. The buckets and the
+   * raw ranges travel as arrays, so the statement's text depends on the scope's kind and the dimension
+   * only, and is prepared once.
    */
   private facts(scope: Scope, dim: StatDimOrGroup, period: Period): RawBuilder<unknown> {
     const statsDim = STATS_DIMS[dim]
@@ -182,60 +192,60 @@ export class AnalyticsService {
     }
     const scopeColumn = sql.ref(scope.kind === 'paylink' ? 'paylink_id' : 'project_id')
     const rawKey = RAW_KEYS[dim]
-    const parts: RawBuilder<unknown>[] = []
-    if (plan.slices.length > 0) {
-      // The slices travel as five arrays: one statement shape and five parameters however many there are.
-      const column = <T>(pick: (slice: Slice) => T) => plan.slices.map(pick)
-      // A lateral join: each slice is one range scan of the primary key (`offset 0` keeps the planner
-      // from flattening it into one scan of every row of the owner). Rows are added up by key before
-      // their names are looked up.
-      parts.push(sql`
-        select k.name as key, a.label, c.name as currency, a.visits, a.visitors, a.orders, a.paid_orders,
-               a.revenue, a.refunded
-        from (
-          select r.label, s.key, s.cur, sum(s.visits * r.sign) as visits,
-                 sum(s.visitors * r.sign) as visitors, sum(s.orders * r.sign) as orders,
-                 sum(s.paid_orders * r.sign) as paid_orders, sum(s.revenue * r.sign) as revenue,
-                 sum(s.refunded * r.sign) as refunded
-          from unnest(${column((x) => x.label)}::text[], ${column((x) => x.grain)}::smallint[],
-                      ${column((x) => x.from / QUARTER_MS)}::integer[],
-                      ${column((x) => x.to / QUARTER_MS)}::integer[],
-                      ${column((x) => x.sign)}::integer[]) as r (label, grain, lo, hi, sign)
-          cross join lateral (
-            select key, cur, visits, visitors, orders, paid_orders, revenue, refunded
-            from stat_rollups
-            where owner = (select id from stat_names where name = ${scope.id}) and dim = ${statsDim}
-              and grain = r.grain and bucket >= r.lo and bucket < r.hi
-            offset 0
-          ) as s
-          group by r.label, s.key, s.cur
-        ) as a
-        join stat_names k on k.id = a.key
-        join stat_names c on c.id = a.cur`)
-    }
-    // One part per raw range (two, or two a day for `date`), each a plain range on an index of (link or
-    // project, time). Visits still queued for the counter are read here too.
-    for (const range of plan.raw) {
-      // Added up here, so that a day of raw visits at an end is a few rows for the query above.
-      parts.push(sql`
-        select ${rawKey} as key, ${range.label} as label, '' as currency, count(*) as visits,
-               ${dim === 'all' || dim === 'date' ? sql`sum(${FIRST_VISIT})` : sql`0`} as visitors,
-               0 as orders, 0 as paid_orders, 0 as revenue, 0 as refunded
-        from visits where ${scopeColumn} = ${scope.id} and not bot and ${between('visited_at', range)}
-        group by 1`)
-      parts.push(sql`
-        select ${rawKey} as key, ${range.label} as label, currency, 0, 0, count(*),
-               count(paid_at), coalesce(sum(total_amount) filter (where paid_at is not null), 0),
-               sum(amount_refunded)
-        from orders
-        where ${scopeColumn} = ${scope.id} and paylink_id is not null and ${between('created_at', range)}
-        group by 1, 3`)
-    }
-    if (parts.length === 0) {
-      return sql`select '' as key, '' as label, '' as currency, 0 as visits, 0 as visitors, 0 as orders,
-                        0 as paid_orders, 0 as revenue, 0 as refunded where false`
-    }
-    return sql.join(parts, sql` union all `)
+    const slice = <T>(pick: (slice: Slice) => T) => plan.slices.map(pick)
+    const raw = <T>(pick: (range: Range) => T) => plan.raw.map(pick)
+    const ranges = sql`unnest(${raw((r) => new Date(r.from).toISOString())}::timestamptz[],
+                              ${raw((r) => new Date(r.to).toISOString())}::timestamptz[],
+                              ${raw((r) => r.label)}::text[]) as r (lo, hi, label)`
+    // The slices: each one range scan of the primary key, in a lateral join (`offset 0` keeps the planner
+    // from flattening it into one scan of every row of the owner); rows are added up by key before their
+    // names are looked up. The raw ranges (two, or two a day for `date`): each a plain range on an index
+    // of (link or project, time), added up here, so that a day of raw visits at an end is a few rows for
+    // the query above. Visits still queued for the counter are read there too.
+    return sql`
+      select k.name as key, a.label, c.name as currency, a.visits, a.visitors, a.orders, a.paid_orders,
+             a.revenue, a.refunded
+      from (
+        select r.label collate "C" as label, s.key, s.cur, sum(s.visits * r.sign) as visits,
+               sum(s.visitors * r.sign) as visitors, sum(s.orders * r.sign) as orders,
+               sum(s.paid_orders * r.sign) as paid_orders, sum(s.revenue * r.sign) as revenue,
+               sum(s.refunded * r.sign) as refunded
+        from unnest(${slice((x) => x.label)}::text[], ${slice((x) => x.grain)}::smallint[],
+                    ${slice((x) => x.from / QUARTER_MS)}::integer[], ${slice((x) => x.to / QUARTER_MS)}::integer[],
+                    ${slice((x) => x.sign)}::integer[]) as r (label, grain, lo, hi, sign)
+        cross join lateral (
+          select key, cur, visits, visitors, orders, paid_orders, revenue, refunded
+          from stat_rollups
+          where owner = (select id from stat_names where name = ${scope.id}) and dim = ${statsDim}
+            and grain = r.grain and bucket >= r.lo and bucket < r.hi
+          offset 0
+        ) as s
+        -- Grouped by bytes: a label is a date or empty, and comparing it by the collation was most of the time.
+        group by r.label collate "C", s.key, s.cur
+      ) as a
+      join stat_names k on k.id = a.key
+      join stat_names c on c.id = a.cur
+      union all
+      select ${rawKey} as key, r.label, '' as currency, count(*) as visits,
+             ${dim === 'all' || dim === 'date' ? sql`sum(${FIRST_VISIT})` : sql`0`} as visitors,
+             0 as orders, 0 as paid_orders, 0 as revenue, 0 as refunded
+      from ${ranges}
+      cross join lateral (
+        select * from visits
+        where ${scopeColumn} = ${scope.id} and not bot and visited_at >= r.lo and visited_at < r.hi
+        offset 0
+      ) as visits
+      group by 1, 2
+      union all
+      select ${rawKey} as key, r.label, currency, 0, 0, count(*), count(paid_at),
+             coalesce(sum(total_amount) filter (where paid_at is not null), 0), sum(amount_refunded)
+      from ${ranges}
+      cross join lateral (
+        select * from orders
+        where ${scopeColumn} = ${scope.id} and paylink_id is not null and created_at >= r.lo and created_at < r.hi
+        offset 0
+      ) as orders
+      group by 1, 2, 3`
   }
 
   private knownZones(): Promise<Set<string>> {
@@ -290,10 +300,6 @@ interface Slice extends Range {
   grain: number
   /** -1 for buckets taken off a coarser one that covers more than the range. */
   sign: 1 | -1
-}
-
-function between(column: string, range: Range): RawBuilder<unknown> {
-  return sql`${sql.ref(column)} >= ${new Date(range.from)} and ${sql.ref(column)} < ${new Date(range.to)}`
 }
 
 export interface PeriodPlan {

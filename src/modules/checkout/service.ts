@@ -243,7 +243,7 @@ export class CheckoutService {
       ),
       ${outbox.ctes}
       select ${outbox.check}`
-    await this.database.prepared('paylinks_write_visits', statement.compile(this.db))
+    await this.database.prepared(statement.compile(this.db))
   }
 
   /**
