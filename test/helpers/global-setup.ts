@@ -1,6 +1,7 @@
 // One PostgreSQL for the whole run: the server DATABASE_URL names, or else one embedded PostgreSQL started
 // here through paylinks's own embedded module, in a temporary data directory. Every test file then makes
 // its own database on it (test/helpers/database.ts).
+import { execFileSync } from 'node:child_process'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -14,7 +15,11 @@ declare module 'vitest' {
   }
 }
 
+const ROOT = path.resolve(import.meta.dirname, '../..')
+
 export default async function setup(project: TestProject) {
+  // The process tests run dist/: compiled here if the sources changed since it was (a no-op otherwise).
+  execFileSync(process.execPath, ['scripts/build.mjs', '--if-stale'], { cwd: ROOT, stdio: 'inherit' })
   const external = process.env.DATABASE_URL
   if (external) {
     project.provide('suiteDatabase', { url: external, external: true })

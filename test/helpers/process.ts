@@ -1,4 +1,5 @@
-// Runs paylinks as real processes (through tsx, so the sources under test are the ones run).
+// Runs paylinks as real processes, from dist/: the suite's global setup compiles it from the sources when
+// they changed, so the sources under test are the ones run, with no compiler in every process.
 import { type ChildProcess, spawn } from 'node:child_process'
 import fs from 'node:fs/promises'
 import net from 'node:net'
@@ -10,9 +11,9 @@ import { createTestDatabase } from './database.js'
 const ROOT = path.resolve(import.meta.dirname, '../..')
 
 /**
- * The time limit of a test that starts paylinks processes. Each one compiles the sources with tsx and
- * opens its database; while the rest of the suite runs beside it on two cores, a test of five such
- * processes has taken over 30 s, so these tests get far more room than the suite's default.
+ * The time limit of a test that starts paylinks processes. Each one loads the server and opens its
+ * database; while the rest of the suite runs beside it on two cores, a test of five such processes has
+ * taken over 30 s, so these tests get far more room than the suite's default.
  */
 export const PROCESS_TIMEOUT = 120_000
 
@@ -41,6 +42,16 @@ export async function freshDatabaseEnv(
   }
 }
 
+/**
+ * Node's arguments for a paylinks entry point named by its source (`src/server.ts` runs as
+ * `dist/server.js`); anything else (a test's own script) runs through tsx.
+ */
+function nodeArgs(args: string[]): string[] {
+  const [entry, ...rest] = args
+  const compiled = entry === undefined ? null : /^src\/(.+)\.ts$/.exec(entry)
+  return compiled ? [`dist/${compiled[1]}.js`, ...rest] : ['--import', 'tsx', ...args]
+}
+
 function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   const base = { ...process.env }
   delete base.DATABASE_URL
@@ -54,7 +65,7 @@ export interface CliResult {
   stderr: string
 }
 
-/** Runs `paylinks ARGS` as a real process (through tsx), for tests where a separate process is the point. */
+/** Runs `paylinks ARGS` as a real process, for tests where a separate process is the point. */
 export function runCliProcess(
   args: string[],
   env: Record<string, string>,
@@ -71,7 +82,7 @@ class Exited extends Error {
 
 /**
  * Runs `paylinks ARGS` inside this process, as its bin does (`main`), with its own environment: what it
- * writes to stdout and stderr, and the code it exits with. No tsx start-up, so a test may call it often.
+ * writes to stdout and stderr, and the code it exits with. No process start-up, so a test may call it often.
  */
 export async function runCli(
   args: string[],
@@ -149,7 +160,7 @@ export async function startServer(
   args: string[] = ['src/server.ts'],
 ): Promise<ServerProcess> {
   const port = await freePort()
-  const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
+  const child = spawn(process.execPath, nodeArgs(args), {
     cwd: ROOT,
     env: childEnv({ PORT: String(port), ...env }),
   })
@@ -192,7 +203,7 @@ export async function startServer(
 /** Runs a process to its end and collects what it printed. */
 export function runToExit(args: string[], env: Record<string, string>, stdin?: string): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: ROOT, env: childEnv(env) })
+    const child = spawn(process.execPath, nodeArgs(args), { cwd: ROOT, env: childEnv(env) })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d) => {
