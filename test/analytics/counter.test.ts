@@ -164,6 +164,50 @@ describe('the statistics counter', () => {
   })
 })
 
+describe('a breakdown read as a day row less the rest of the day', () => {
+  it('takes off only what the day row counts, with visits still queued on both sides', async () => {
+    const day = Date.parse('2026-07-10T00:00:00Z')
+    const hour = 3_600_000
+    // Made the day before, so that it lives through the visits (each makes an order).
+    ctx.clock.set(new Date(day - hour))
+    const link = await createPaylink(ctx.app, merchant, projectId, [productId])
+    const visitAt = async (at: number, n: number) => {
+      ctx.clock.set(new Date(at))
+      for (let i = 0; i < n; i++) {
+        await openPaylink(ctx.app, link.id, '', {
+          'user-agent': browserOf(200 + i),
+          referer: 'https://a.example/post',
+        })
+      }
+    }
+    // The period's start piece is 20 hours of the day (04:00 to midnight): the day row less 00:00-04:00.
+    const period = { from: (day + 4 * hour) / 1000, to: (day + 49 * hour) / 1000, timezone: 'UTC' }
+    await visitAt(day + 2 * hour, 2) // before the period, on its first day
+    await visitAt(day + 10 * hour, 3) // in it
+    await visitAt(day + 48.5 * hour, 1) // in its last hour, read raw
+    await ctx.services.counter.catchUp()
+    const referrer = async () => {
+      const rows = await ctx.services.analytics.grouped(
+        { kind: 'paylink', id: link.id },
+        'referrer',
+        period,
+        10,
+      )
+      return rows.map((r) => ({ key: r.key, visits: r.visits, orders: r.orders }))
+    }
+    expect(await referrer()).toEqual([{ key: 'a.example', visits: 4, orders: 4 }])
+
+    // Queued, not counted yet: one before the period (the day row does not count it, so it is not taken
+    // off) and one in it (read from the day row, which does not have it yet: later, as as_of says).
+    await visitAt(day + 3 * hour, 1)
+    await visitAt(day + 11 * hour, 1)
+    expect(await queued()).toBe(2)
+    expect(await referrer()).toEqual([{ key: 'a.example', visits: 4, orders: 4 }])
+    await ctx.services.counter.catchUp()
+    expect(await referrer()).toEqual([{ key: 'a.example', visits: 5, orders: 5 }])
+  })
+})
+
 /** Another pool on the file's database, as another process would have. */
 function openDatabaseOn(url: string) {
   return openDatabase({ databaseUrl: url, poolSize: 2 })

@@ -61,12 +61,52 @@ describe('planPeriod', () => {
     const day = 86_400_000
     const from = 20_000 * day + 3_600_000
     const plan = planPeriod(from, from + 90 * day, '', { slices: [], raw: [] }, PAYLINK_GRAINS)
-    const covered = plan.slices.reduce((sum, s) => sum + (s.to - s.from), 0)
-    expect(covered + plan.raw.reduce((sum, r) => sum + (r.to - r.from), 0)).toBe(90 * day)
+    const covered = plan.slices.reduce((sum, s) => sum + s.sign * (s.to - s.from), 0)
+    expect(covered + plan.raw.reduce((sum, r) => sum + r.sign * (r.to - r.from), 0)).toBe(90 * day)
     for (const s of plan.slices) expect(s.from % (s.grain * 900_000)).toBe(0)
-    // Two blocks at most per length and side, and one raw end shorter than a day on each side.
-    expect(plan.slices.length).toBeLessThanOrEqual(13)
-    expect(plan.raw).toHaveLength(2)
+    // Two blocks at most per length and side (and the day the start is taken off), and one raw piece
+    // of at most half a day at each end: the hour before the start, taken off; the hour after the end.
+    expect(plan.slices.length).toBeLessThanOrEqual(14)
+    expect(plan.raw.map((r) => [r.sign, r.to - r.from])).toEqual([
+      [-1, 3_600_000],
+      [1, 3_600_000],
+    ])
+  })
+
+  it('reads a breakdown’s end longer than half a day as its day row less the raw rest of the day', () => {
+    const iso = (ms: number) => new Date(ms).toISOString().slice(0, 16)
+    // From 04:30 on the 1st to 20:00 on the 3rd: 19.5 hours at the start, 20 at the end.
+    const plan = planPeriod(
+      at('2026-03-01T04:30:00Z'),
+      at('2026-03-03T20:00:00Z'),
+      '',
+      { slices: [], raw: [] },
+      [96],
+    )
+    expect(plan.slices.map((s) => [s.sign, iso(s.from), iso(s.to)])).toEqual([
+      [1, '2026-03-01T00:00', '2026-03-02T00:00'],
+      [1, '2026-03-03T00:00', '2026-03-04T00:00'],
+      [1, '2026-03-02T00:00', '2026-03-03T00:00'],
+    ])
+    expect(plan.raw.map((r) => [r.sign, iso(r.from), iso(r.to)])).toEqual([
+      [-1, '2026-03-01T00:00', '2026-03-01T04:30'],
+      [-1, '2026-03-03T20:00', '2026-03-04T00:00'],
+    ])
+    // Shorter than a day across midnight: each side of midnight on its own.
+    const across = planPeriod(
+      at('2026-03-01T02:00:00Z'),
+      at('2026-03-02T01:00:00Z'),
+      '',
+      { slices: [], raw: [] },
+      [96],
+    )
+    expect(across.slices.map((s) => [s.sign, iso(s.from), iso(s.to)])).toEqual([
+      [1, '2026-03-01T00:00', '2026-03-02T00:00'],
+    ])
+    expect(across.raw.map((r) => [r.sign, iso(r.from), iso(r.to)])).toEqual([
+      [-1, '2026-03-01T00:00', '2026-03-01T02:00'],
+      [1, '2026-03-02T00:00', '2026-03-02T01:00'],
+    ])
   })
 
   it('answers a period inside one quarter from raw rows alone', () => {

@@ -193,15 +193,18 @@ export class AnalyticsService {
     const scopeColumn = sql.ref(scope.kind === 'paylink' ? 'paylink_id' : 'project_id')
     const rawKey = RAW_KEYS[dim]
     const slice = <T>(pick: (slice: Slice) => T) => plan.slices.map(pick)
-    const raw = <T>(pick: (range: Range) => T) => plan.raw.map(pick)
+    const raw = <T>(pick: (range: RawRange) => T) => plan.raw.map(pick)
     const ranges = sql`unnest(${raw((r) => new Date(r.from).toISOString())}::timestamptz[],
                               ${raw((r) => new Date(r.to).toISOString())}::timestamptz[],
-                              ${raw((r) => r.label)}::text[]) as r (lo, hi, label)`
+                              ${raw((r) => r.label)}::text[], ${raw((r) => r.sign)}::integer[])
+                       as r (lo, hi, label, sign)`
     // The slices: each one range scan of the primary key, in a lateral join (`offset 0` keeps the planner
     // from flattening it into one scan of every row of the owner); rows are added up by key before their
     // names are looked up. The raw ranges (two, or two a day for `date`): each a plain range on an index
-    // of (link or project, time), added up here, so that a day of raw visits at an end is a few rows for
-    // the query above. Visits still queued for the counter are read there too.
+    // of (link or project, time), added up here, so that the raw visits at an end are a few rows for the
+    // query above. Visits still queued for the counter are read there too, where added; where taken off
+    // a day row, only what that row counts is: the visits counted, their orders (the counter counts an
+    // order with its visit), and the orders' money (counted with each payment and refund).
     return sql`
       select k.name as key, a.label, c.name as currency, a.visits, a.visitors, a.orders, a.paid_orders,
              a.revenue, a.refunded
@@ -226,19 +229,23 @@ export class AnalyticsService {
       join stat_names k on k.id = a.key
       join stat_names c on c.id = a.cur
       union all
-      select ${rawKey} as key, r.label, '' as currency, count(*) as visits,
-             ${dim === 'all' || dim === 'date' ? sql`sum(${FIRST_VISIT})` : sql`0`} as visitors,
-             0 as orders, 0 as paid_orders, 0 as revenue, 0 as refunded
+      select ${rawKey} as key, r.label, '' as currency, sum(r.sign) as visits,
+             ${dim === 'all' || dim === 'date' ? sql`sum(${FIRST_VISIT} * r.sign)` : sql`0`} as visitors,
+             count(order_id) filter (where r.sign < 0) * -1 as orders, 0 as paid_orders, 0 as revenue,
+             0 as refunded
       from ${ranges}
       cross join lateral (
         select * from visits
         where ${scopeColumn} = ${scope.id} and not bot and visited_at >= r.lo and visited_at < r.hi
+          and (r.sign > 0 or not exists (select 1 from stat_queue q where q.visit_id = visits.id))
         offset 0
       ) as visits
       group by 1, 2
       union all
-      select ${rawKey} as key, r.label, currency, 0, 0, count(*), count(paid_at),
-             coalesce(sum(total_amount) filter (where paid_at is not null), 0), sum(amount_refunded)
+      select ${rawKey} as key, r.label, currency, 0, 0, count(*) filter (where r.sign > 0),
+             sum(r.sign) filter (where paid_at is not null),
+             coalesce(sum(total_amount * r.sign) filter (where paid_at is not null), 0),
+             sum(amount_refunded * r.sign)
       from ${ranges}
       cross join lateral (
         select * from orders
@@ -295,6 +302,11 @@ interface Range {
   label: string
 }
 
+/** Raw visits and orders of a range, added, or taken off a day row that covers more than the range. */
+interface RawRange extends Range {
+  sign: 1 | -1
+}
+
 interface Slice extends Range {
   /** In quarters of an hour. */
   grain: number
@@ -306,7 +318,7 @@ export interface PeriodPlan {
   /** Whole buckets read from the rollups, the coarsest grain that fits first. */
   slices: Slice[]
   /** Less than the finest grain at each end, read from the raw visits and orders. */
-  raw: Range[]
+  raw: RawRange[]
 }
 
 /**
@@ -325,17 +337,43 @@ export function planPeriod(
   const first = Math.ceil(from / finest) * finest
   const last = Math.floor(to / finest) * finest
   if (first >= last) {
-    if (from < to) plan.raw.push({ from, to, label })
+    if (from < to) rawEnds(from, to, label, plan, finest)
     return plan
   }
-  if (from < first) plan.raw.push({ from, to: first, label })
-  if (last < to) plan.raw.push({ from: last, to, label })
+  if (from < first) rawEnds(from, first, label, plan, finest)
+  if (last < to) rawEnds(last, to, label, plan, finest)
   if (grains.length === 2 && grains[0] === DAY && grains[1] === 1) {
     coverWithDays(first, last, label, plan.slices)
   } else {
     cover(first, last, grains, 0, label, plan.slices)
   }
   return plan
+}
+
+/**
+ * The raw part [from, to) of a period, shorter than the finest grain. Where that grain is a day (the
+ * breakdowns by key), a piece of a UTC day longer than half of it is read as the day row less the raw
+ * rows of the rest of the day: the end of a period that runs to now is then a day row and nothing raw
+ * (the rest of today has no visits yet), and no end reads more than half a day of raw visits.
+ */
+function rawEnds(from: number, to: number, label: string, plan: PeriodPlan, finest: number): void {
+  if (finest !== DAY_MS) {
+    plan.raw.push({ from, to, label, sign: 1 })
+    return
+  }
+  for (let a = from; a < to; ) {
+    const dayStart = Math.floor(a / DAY_MS) * DAY_MS
+    const dayEnd = dayStart + DAY_MS
+    const b = Math.min(to, dayEnd)
+    if (b - a > DAY_MS / 2) {
+      plan.slices.push({ from: dayStart, to: dayEnd, label, grain: DAY, sign: 1 })
+      if (dayStart < a) plan.raw.push({ from: dayStart, to: a, label, sign: -1 })
+      if (b < dayEnd) plan.raw.push({ from: b, to: dayEnd, label, sign: -1 })
+    } else {
+      plan.raw.push({ from: a, to: b, label, sign: 1 })
+    }
+    a = b
+  }
 }
 
 /**
