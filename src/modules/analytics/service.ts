@@ -192,6 +192,9 @@ export class AnalyticsService {
     }
     const scopeColumn = sql.ref(scope.kind === 'paylink' ? 'paylink_id' : 'project_id')
     const rawKey = RAW_KEYS[dim]
+    // Only the days of `date` are labelled; grouping thousands of rows by a label that is always empty
+    // made PostgreSQL sort them, a third of a top-paylinks query. A date label is compared as bytes.
+    const label = dim === 'date' ? sql`r.label collate "C"` : sql`''`
     const slice = <T>(pick: (slice: Slice) => T) => plan.slices.map(pick)
     const raw = <T>(pick: (range: RawRange) => T) => plan.raw.map(pick)
     const ranges = sql`unnest(${raw((r) => new Date(r.from).toISOString())}::timestamptz[],
@@ -209,7 +212,7 @@ export class AnalyticsService {
       select k.name as key, a.label, c.name as currency, a.visits, a.visitors, a.orders, a.paid_orders,
              a.revenue, a.refunded
       from (
-        select r.label collate "C" as label, s.key, s.cur, sum(s.visits * r.sign) as visits,
+        select ${label} as label, s.key, s.cur, sum(s.visits * r.sign) as visits,
                sum(s.visitors * r.sign) as visitors, sum(s.orders * r.sign) as orders,
                sum(s.paid_orders * r.sign) as paid_orders, sum(s.revenue * r.sign) as revenue,
                sum(s.refunded * r.sign) as refunded
@@ -223,8 +226,7 @@ export class AnalyticsService {
             and grain = r.grain and bucket >= r.lo and bucket < r.hi
           offset 0
         ) as s
-        -- Grouped by bytes: a label is a date or empty, and comparing it by the collation was most of the time.
-        group by r.label collate "C", s.key, s.cur
+        group by ${dim === 'date' ? sql`${label}, ` : sql``}s.key, s.cur
       ) as a
       join stat_names k on k.id = a.key
       join stat_names c on c.id = a.cur
