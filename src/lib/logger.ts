@@ -1,6 +1,7 @@
 // pino, JSON by default and pretty on a terminal; credentials and card data are redacted wherever they appear.
+import { createRequire } from 'node:module'
 import pino, { type Logger } from 'pino'
-import PinoPretty from 'pino-pretty'
+import type PinoPretty from 'pino-pretty'
 import type { LogLevel } from './config.js'
 
 const REDACT = [
@@ -52,7 +53,11 @@ export function createLogger(
   if (options.destination) return pino(settings, options.destination)
   // In this thread and synchronous, so that what the server prints itself (the start-up banner) lands after
   // the log lines written before it, not among them.
-  if (pretty) return pino(settings, PinoPretty({ translateTime: 'SYS:HH:MM:ss.l', sync: true }))
+  if (pretty) {
+    // Loaded for a terminal only: a server whose log goes to a file or a collector does not hold it.
+    const prettyStream = createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty
+    return pino(settings, prettyStream({ translateTime: 'SYS:HH:MM:ss.l', sync: true }))
+  }
   return pino(settings)
 }
 

@@ -1,5 +1,5 @@
 // Outgoing mail through SMTP_URL (nodemailer); without it, mail is written to the log instead.
-import nodemailer, { type Transporter } from 'nodemailer'
+import type { Transporter } from 'nodemailer'
 import type { Logger } from './logger.js'
 
 export interface Mail {
@@ -30,12 +30,21 @@ export function createMailer(smtpUrl: string | undefined, logger: Logger): Maile
       close: () => {},
     }
   }
-  const transport: Transporter = nodemailer.createTransport(smtpUrl, { from: MAIL_FROM })
+  // nodemailer is loaded with the first mail: a server that sends none does not hold it (7 MB).
+  let transport: Promise<Transporter> | undefined
+  const open = () => {
+    transport ??= import('nodemailer').then(({ default: nodemailer }) =>
+      nodemailer.createTransport(smtpUrl, { from: MAIL_FROM }),
+    )
+    return transport
+  }
   return {
     send: async (mail) => {
-      await transport.sendMail({ from: MAIL_FROM, ...mail })
+      await (await open()).sendMail({ from: MAIL_FROM, ...mail })
       return 'sent'
     },
-    close: () => transport.close(),
+    close: () => {
+      transport?.then((t) => t.close()).catch(() => {})
+    },
   }
 }
