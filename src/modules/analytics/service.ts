@@ -1,8 +1,9 @@
 // Dashboards of a paylink or a project over a period, answered from the rollups. A period is cut into
 // whole buckets of the coarsest grain its dimension keeps, then finer ones, and at its two ends raw
 // visits and orders for what is shorter than the finest grain (a quarter of an hour for totals and
-// days, a day for a breakdown by key); so a query reads a number of rows that depends on the period's
-// length and the keys, and on the visits of at most a day at its ends.
+// days, a day for a breakdown by key, whose end longer than half a day is its day row less the raw rest
+// of that day); so a query reads a number of rows that depends on the period's length and the keys, and
+// on the visits of at most half a day at each end.
 import { type RawBuilder, sql } from 'kysely'
 import type { Database, Db, Executor } from '../../lib/db.js'
 import { invalid } from '../../lib/errors.js'
