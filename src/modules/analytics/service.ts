@@ -355,49 +355,56 @@ export function planPeriod(
 
 /**
  * The raw part [from, to) of a period, shorter than the finest grain. Where that grain is a day (the
- * breakdowns by key), a piece of a UTC day longer than half of it is read as the day row less the raw
- * rows of the rest of the day: the end of a period that runs to now is then a day row and nothing raw
- * (the rest of today has no visits yet), and no end reads more than half a day of raw visits.
+ * breakdowns by key), each piece of a UTC day is read as `dayOrPart` does, with raw rows for the parts:
+ * the end of a period that runs to now is then a day row and nothing raw (the rest of today has no
+ * visits yet), and no end reads more than half a day of raw visits.
  */
 function rawEnds(from: number, to: number, label: string, plan: PeriodPlan, finest: number): void {
+  const raw = (a: number, b: number, sign: 1 | -1) => plan.raw.push({ from: a, to: b, label, sign })
   if (finest !== DAY_MS) {
-    plan.raw.push({ from, to, label, sign: 1 })
+    raw(from, to, 1)
     return
   }
   for (let a = from; a < to; ) {
-    const dayStart = Math.floor(a / DAY_MS) * DAY_MS
-    const dayEnd = dayStart + DAY_MS
-    const b = Math.min(to, dayEnd)
-    if (b - a > DAY_MS / 2) {
-      plan.slices.push({ from: dayStart, to: dayEnd, label, grain: DAY, sign: 1 })
-      if (dayStart < a) plan.raw.push({ from: dayStart, to: a, label, sign: -1 })
-      if (b < dayEnd) plan.raw.push({ from: b, to: dayEnd, label, sign: -1 })
-    } else {
-      plan.raw.push({ from: a, to: b, label, sign: 1 })
-    }
+    const b = Math.min(to, Math.floor(a / DAY_MS) * DAY_MS + DAY_MS)
+    dayOrPart(a, b, label, plan.slices, raw)
     a = b
   }
 }
 
 /**
- * Covers [from, to) (on the quarter grid) with day and quarter buckets, where a piece of a UTC day longer
- * than half of it is read as the day less the quarters outside the piece: a local day in Kathmandu
- * (+05:45) is then one day row and 23 quarters, not 96 quarters. Counts add up, so taking off is exact.
+ * Reads [a, b), inside one UTC day, as the day's row less the rest of the day when it is longer than
+ * half of it, and as it is otherwise; `part` reads a range finer than a day, with the sign it counts
+ * with. Counts add up, so taking off is exact.
+ */
+function dayOrPart(
+  a: number,
+  b: number,
+  label: string,
+  slices: Slice[],
+  part: (from: number, to: number, sign: 1 | -1) => void,
+): void {
+  const dayStart = Math.floor(a / DAY_MS) * DAY_MS
+  const dayEnd = dayStart + DAY_MS
+  if (b - a > DAY_MS / 2) {
+    slices.push({ from: dayStart, to: dayEnd, label, grain: DAY, sign: 1 })
+    if (dayStart < a) part(dayStart, a, -1)
+    if (b < dayEnd) part(b, dayEnd, -1)
+  } else {
+    part(a, b, 1)
+  }
+}
+
+/**
+ * Covers [from, to) (on the quarter grid) with day and quarter buckets, a piece of a UTC day as
+ * `dayOrPart` reads it with quarters for the parts: a local day in Kathmandu (+05:45) is then one day
+ * row and 23 quarters, not 96 quarters.
  */
 function coverWithDays(from: number, to: number, label: string, slices: Slice[]): void {
   const quarters = (a: number, b: number, sign: 1 | -1) => {
     if (a < b) slices.push({ from: a, to: b, label, grain: 1, sign })
   }
-  const piece = (a: number, b: number) => {
-    const dayStart = Math.floor(a / DAY_MS) * DAY_MS
-    if (b - a > DAY_MS / 2) {
-      slices.push({ from: dayStart, to: dayStart + DAY_MS, label, grain: DAY, sign: 1 })
-      quarters(dayStart, a, -1)
-      quarters(b, dayStart + DAY_MS, -1)
-    } else {
-      quarters(a, b, 1)
-    }
-  }
+  const piece = (a: number, b: number) => dayOrPart(a, b, label, slices, quarters)
   const firstDay = Math.ceil(from / DAY_MS) * DAY_MS
   const lastDay = Math.floor(to / DAY_MS) * DAY_MS
   if (firstDay > lastDay) {
