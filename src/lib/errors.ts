@@ -276,14 +276,28 @@ export function toErrorResponse(
   }
 }
 
+/**
+ * For an error that asks the client to come back later (the 503 of an overloaded path): sends Retry-After
+ * and logs a warning, and answers true. Overload is not a fault of this request, and one error line per
+ * refused request would flood the log.
+ */
+export function askToRetry(
+  error: unknown,
+  status: number,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): boolean {
+  if (!(error instanceof AppError) || error.retryAfterSeconds === undefined) return false
+  request.log.warn({ code: error.code, status }, 'request refused for now')
+  reply.header('retry-after', String(error.retryAfterSeconds))
+  return true
+}
+
 export function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const { status, body } = toErrorResponse(error, request)
-  const retryAfter = error instanceof AppError ? error.retryAfterSeconds : undefined
-  if (retryAfter !== undefined) {
-    // Overload is not a fault of this request, and one error line per refused request would flood the log.
-    request.log.warn({ code: body.code, status }, 'request refused for now')
-    reply.header('retry-after', String(retryAfter))
-  } else if (status >= 500) request.log.error({ err: error }, 'request failed')
-  else request.log.info({ code: body.code, status }, 'request rejected')
+  if (!askToRetry(error, status, request, reply)) {
+    if (status >= 500) request.log.error({ err: error }, 'request failed')
+    else request.log.info({ code: body.code, status }, 'request rejected')
+  }
   return reply.status(status).send(body)
 }

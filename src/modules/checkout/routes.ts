@@ -7,7 +7,7 @@ import rateLimit from '@fastify/rate-limit'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
-import { AppError } from '../../lib/errors.js'
+import { AppError, askToRetry } from '../../lib/errors.js'
 import { originOf, preferredLocale, sendPage } from '../../lib/html.js'
 import { isEmailAddress } from '../../lib/http.js'
 import { formatMoney } from '../../lib/money.js'
@@ -76,10 +76,8 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const status =
       error.statusCode && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500
-    if (error instanceof AppError && error.retryAfterSeconds !== undefined) {
-      // Overload (a full queue of visits to write), not a fault: a warning, not one error line per buyer.
-      request.log.warn({ code: error.code, status }, 'page refused for now')
-      reply.header('retry-after', String(error.retryAfterSeconds))
+    // Overload (a full queue of visits to write), not a fault.
+    if (askToRetry(error, status, request, reply)) {
       return message(reply, status, {
         heading: 'Too busy right now',
         text: 'Too many people are opening payment links at this moment. Nothing was ordered and no money was taken.',
