@@ -200,7 +200,7 @@ export class CheckoutService {
         events.push(this.orders.createdEvent(b.order.order, b.order.items))
       else leftOut.add(b.order.order.merchant_id)
     }
-    const outbox = outboxWrites(events, { type: 'order.created', merchantIds: [...leftOut] })
+    const outbox = outboxWrites(events, { type: this.subscribers.type, merchantIds: [...leftOut] })
     const of = <R, T>(rows: R[], pick: (row: R) => T) => rows.map(pick)
     const at = (d: Date) => d.toISOString()
     // A paylink's order sets these columns; the rest (buyer, payment, portal, refunds) keep their defaults.
