@@ -1,7 +1,7 @@
 // Wires the services of every module to one database, clock and configuration.
-import os from 'node:os'
 import type { Config } from './lib/config.js'
 import type { Database } from './lib/db.js'
+import { batchesAtOnce } from './lib/group-commit.js'
 import { createLogger, type Logger } from './lib/logger.js'
 import { createMailer, type Mailer } from './lib/mailer.js'
 import { dataDirMasterKey, SecretBox } from './lib/secret-box.js'
@@ -87,9 +87,7 @@ export function createServices(
   const analytics = new AnalyticsService(database, clock, projects, paylinks, counter)
   const orders = new OrderService(db, clock, config, statNames)
   const checkout = new CheckoutService(database, clock, orders, accounts, {
-    // Batches written at once: one per core, at most four. Fewer, larger batches cost the database
-    // less; on 2 cores, 2 at once did 3,029 req/s where 4 did 2,323 (50 connections, bench/run.mjs).
-    concurrency: Math.min(4, Math.max(1, os.availableParallelism())),
+    concurrency: batchesAtOnce(),
     maxQueue: config.visitQueueLimit,
   })
   const portals = new PortalService(db, clock, config, projects, orders, mailer, logger, accounts)

@@ -12,6 +12,7 @@ import {
 import { LRUCache } from 'lru-cache'
 import pg from 'pg'
 import { startEmbedded } from './embedded-postgres.js'
+import { batchesAtOnce } from './group-commit.js'
 import type { DB } from './schema.js'
 
 export { DataDirLockedError, EmbeddedDatabaseError } from './embedded-postgres.js'
@@ -57,11 +58,11 @@ const NUMERIC_OID = 1700
 const DEFAULT_POOL_SIZE = 10
 /**
  * Connections to the embedded server, which shares the machine with paylinks: each one is a process of
- * its own, of 30 to 40 MB resident under load. Two batches of visits written at once and the statistics
- * counter make three; the reads wait their turn. On 2 cores 3 served as many visits a second as 5 and 10,
- * with 70 MB less under load.
+ * its own, of about 35 MB resident under load. As many as the batches of visits written at once, and at
+ * least two; the statistics counter and the reads wait their turn. On 2 cores, pools of 2, 3, 5
+ * and 10 served as many visits a second, and each connection more cost 35 MB under load.
  */
-const EMBEDDED_POOL_SIZE = 3
+const EMBEDDED_POOL_SIZE = Math.max(2, batchesAtOnce())
 /** Connections of the embedded server beyond the pool: the CLI's backup, psql, pg_dump, superusers. */
 const EMBEDDED_SPARE_CONNECTIONS = 10
 

@@ -74,7 +74,7 @@ export class CheckoutService {
     private readonly orders: OrderService,
     private readonly accounts: ProviderAccounts,
     writes: {
-      /** Batches written at once: one on the embedded database's single connection, a few on PostgreSQL. */
+      /** Batches written at once (1); each takes a connection of the pool while it is written. */
       concurrency?: number
       /** Visits waiting to be written at most; more are refused (503) until the database catches up. */
       maxQueue?: number
