@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest'
 import { PAYLINK_GRAINS } from '../../src/modules/analytics/rollup.js'
-import { localDayRanges, planPeriod } from '../../src/modules/analytics/service.js'
+import {
+  bucketReads,
+  localDayRanges,
+  type PeriodPlan,
+  planPeriod,
+} from '../../src/modules/analytics/service.js'
 
 const at = (iso: string) => Date.parse(iso)
 const seconds = (iso: string) => at(iso) / 1000
@@ -116,6 +121,61 @@ describe('planPeriod', () => {
     })
     expect(plan.slices).toEqual([])
     expect(plan.raw).toHaveLength(1)
+  })
+})
+
+describe('bucketReads', () => {
+  /** The slices of every local day of a period, as the `date` breakdown plans them. */
+  const dayPlan = (from: string, to: string, timezone: string): PeriodPlan => {
+    const plan: PeriodPlan = { slices: [], raw: [] }
+    for (const day of localDayRanges({ from: seconds(from), to: seconds(to), timezone })) {
+      planPeriod(day.from, day.to, day.label, plan)
+    }
+    return plan
+  }
+  /** Each slice as (label, sign, grain, from, to), in one order. */
+  const asUses = (slices: PeriodPlan['slices']) =>
+    slices.map((s) => `${s.label} ${s.sign} ${s.grain} ${s.from} ${s.to}`).sort()
+
+  it('reads the quarters two days of Kathmandu share once, for both, with their signs', () => {
+    const { slices } = dayPlan('2026-05-31T18:15:00Z', '2026-06-03T18:15:00Z', 'Asia/Kathmandu')
+    const reads = bucketReads(slices)
+    // Three local days: each a day row and its evening quarters taken off, and the evening before added.
+    expect(slices).toHaveLength(9)
+    expect(reads).toHaveLength(7)
+    const iso = (quarter: number) => new Date(quarter * 900_000).toISOString().slice(5, 16)
+    const evening = reads.find((r) => r.grain === 1 && iso(r.lo) === '06-01T18:15')
+    expect(evening && [iso(evening.hi), evening.uses]).toEqual([
+      '06-02T00:00',
+      [
+        { label: '2026-06-01', sign: -1 },
+        { label: '2026-06-02', sign: 1 },
+      ],
+    ])
+    // Nothing is lost or counted twice: the reads' uses are the slices.
+    const uses = reads.flatMap((r) =>
+      r.uses
+        .filter((u) => u.sign !== 0)
+        .map((u) => ({
+          label: u.label,
+          sign: u.sign,
+          grain: r.grain,
+          from: r.lo * 900_000,
+          to: r.hi * 900_000,
+        })),
+    )
+    expect(asUses(uses as PeriodPlan['slices'])).toEqual(asUses(slices))
+  })
+
+  it('reads a range again for a third slice of it, and every range once in UTC', () => {
+    const slice = { label: 'x', grain: 1, from: 0, to: 900_000, sign: 1 as const }
+    const reads = bucketReads([slice, { ...slice, label: 'y' }, { ...slice, label: 'z', sign: -1 }])
+    expect(reads.map((r) => r.uses.map((u) => `${u.label}${u.sign}`))).toEqual([
+      ['x1', 'y1'],
+      ['z-1', '0'],
+    ])
+    const utc = dayPlan('2026-03-01T00:00:00Z', '2026-03-31T00:00:00Z', 'UTC').slices
+    expect(bucketReads(utc)).toHaveLength(utc.length)
   })
 })
 

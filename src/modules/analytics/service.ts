@@ -193,46 +193,30 @@ export class AnalyticsService {
     }
     const scopeColumn = sql.ref(scope.kind === 'paylink' ? 'paylink_id' : 'project_id')
     const rawKey = RAW_KEYS[dim]
-    // Only the days of `date` are labelled; grouping thousands of rows by a label that is always empty
-    // made PostgreSQL sort them, a third of a top-paylinks query. A date label is compared as bytes.
-    const label = dim === 'date' ? sql`r.label collate "C"` : sql`''`
-    const slice = <T>(pick: (slice: Slice) => T) => plan.slices.map(pick)
+    // Only the days of `date` are labelled. A date label is compared as bytes.
+    const rawLabel = dim === 'date' ? sql`r.label collate "C"` : sql`''`
     const raw = <T>(pick: (range: RawRange) => T) => plan.raw.map(pick)
     const ranges = sql`unnest(${raw((r) => new Date(r.from).toISOString())}::timestamptz[],
                               ${raw((r) => new Date(r.to).toISOString())}::timestamptz[],
                               ${raw((r) => r.label)}::text[], ${raw((r) => r.sign)}::integer[])
                        as r (lo, hi, label, sign)`
-    // The slices: each one range scan of the primary key, in a lateral join (`offset 0` keeps the planner
-    // from flattening it into one scan of every row of the owner); rows are added up by key before their
-    // names are looked up. The raw ranges (two, or two a day for `date`): each a plain range on an index
-    // of (link or project, time), added up here, so that the raw visits at an end are a few rows for the
-    // query above. Visits still queued for the counter are read there too, where added; where taken off
-    // a day row, only what that row counts is: the visits counted, their orders (the counter counts an
-    // order with its visit), and the orders' money (counted with each payment and refund).
+    const owner = sql`(select id from stat_names where name = ${scope.id})`
+    // The slices: each range of buckets one range scan of the primary key, in a lateral join (`offset 0`
+    // keeps the planner from flattening it into one scan of every row of the owner); rows are added up by
+    // key before their names are looked up. The raw ranges (two, or two a day for `date`): each a plain
+    // range on an index of (link or project, time), added up here, so that the raw visits at an end are
+    // a few rows for the query above. Visits still queued for the counter are read there too, where
+    // added; where taken off a day row, only what that row counts is: the visits counted, their orders
+    // (the counter counts an order with its visit), and the orders' money (counted with each payment and
+    // refund).
     return sql`
       select k.name as key, a.label, c.name as currency, a.visits, a.visitors, a.orders, a.paid_orders,
              a.revenue, a.refunded
-      from (
-        select ${label} as label, s.key, s.cur, sum(s.visits * r.sign) as visits,
-               sum(s.visitors * r.sign) as visitors, sum(s.orders * r.sign) as orders,
-               sum(s.paid_orders * r.sign) as paid_orders, sum(s.revenue * r.sign) as revenue,
-               sum(s.refunded * r.sign) as refunded
-        from unnest(${slice((x) => x.label)}::text[], ${slice((x) => x.grain)}::smallint[],
-                    ${slice((x) => x.from / QUARTER_MS)}::integer[], ${slice((x) => x.to / QUARTER_MS)}::integer[],
-                    ${slice((x) => x.sign)}::integer[]) as r (label, grain, lo, hi, sign)
-        cross join lateral (
-          select key, cur, visits, visitors, orders, paid_orders, revenue, refunded
-          from stat_rollups
-          where owner = (select id from stat_names where name = ${scope.id}) and dim = ${statsDim}
-            and grain = r.grain and bucket >= r.lo and bucket < r.hi
-          offset 0
-        ) as s
-        group by ${dim === 'date' ? sql`${label}, ` : sql``}s.key, s.cur
-      ) as a
+      from (${dim === 'date' ? dayBuckets(owner, plan.slices) : periodBuckets(owner, statsDim, plan.slices)}) as a
       join stat_names k on k.id = a.key
       join stat_names c on c.id = a.cur
       union all
-      select ${rawKey} as key, r.label, '' as currency, sum(r.sign) as visits,
+      select ${rawKey} as key, ${rawLabel}, '' as currency, sum(r.sign) as visits,
              ${dim === 'all' || dim === 'date' ? sql`sum(${FIRST_VISIT} * r.sign)` : sql`0`} as visitors,
              count(order_id) filter (where r.sign < 0) * -1 as orders, 0 as paid_orders, 0 as revenue,
              0 as refunded
@@ -245,7 +229,7 @@ export class AnalyticsService {
       ) as visits
       group by 1, 2
       union all
-      select ${rawKey} as key, r.label, currency, 0, 0, count(*) filter (where r.sign > 0),
+      select ${rawKey} as key, ${rawLabel}, currency, 0, 0, count(*) filter (where r.sign > 0),
              sum(r.sign) filter (where paid_at is not null),
              coalesce(sum(total_amount * r.sign) filter (where paid_at is not null), 0),
              sum(amount_refunded * r.sign)
@@ -271,6 +255,61 @@ export class AnalyticsService {
 }
 
 type StatDimOrGroup = 'all' | GroupedDim
+
+/** The figures of the rollup rows `s`, each multiplied by `sign`. */
+const signedSums = (sign: RawBuilder<unknown>) => sql`
+  sum(s.visits * ${sign}) as visits, sum(s.visitors * ${sign}) as visitors, sum(s.orders * ${sign}) as orders,
+  sum(s.paid_orders * ${sign}) as paid_orders, sum(s.revenue * ${sign}) as revenue,
+  sum(s.refunded * ${sign}) as refunded`
+
+/** The rollup rows of a dimension in one range of buckets `r` (grain, lo, hi), as `s`. */
+const bucketScan = (owner: RawBuilder<unknown>, statsDim: StatDim) => sql`
+  cross join lateral (
+    select key, cur, visits, visitors, orders, paid_orders, revenue, refunded
+    from stat_rollups
+    where owner = ${owner} and dim = ${statsDim} and grain = r.grain and bucket >= r.lo and bucket < r.hi
+    offset 0
+  ) as s`
+
+/**
+ * The slices of a period added up by key, unlabelled. Grouping thousands of rows by a label that is
+ * always empty made PostgreSQL sort them, a third of a top-paylinks query: there is none.
+ */
+function periodBuckets(owner: RawBuilder<unknown>, statsDim: StatDim, slices: readonly Slice[]) {
+  const slice = <T>(pick: (slice: Slice) => T) => slices.map(pick)
+  return sql`
+    select '' as label, s.key, s.cur, ${signedSums(sql`r.sign`)}
+    from unnest(${slice((x) => x.grain)}::smallint[], ${slice((x) => x.from / QUARTER_MS)}::integer[],
+                ${slice((x) => x.to / QUARTER_MS)}::integer[], ${slice((x) => x.sign)}::integer[])
+         as r (grain, lo, hi, sign)
+    ${bucketScan(owner, statsDim)}
+    group by s.key, s.cur`
+}
+
+/**
+ * The slices of the local days added up by day and currency. A range of buckets shared by two days is
+ * read once (`bucketReads`) and added up before it is counted for each of its days, with their signs:
+ * in Kathmandu 90 days are then 181 range scans and about 400 rows to label, instead of 270 scans and
+ * 8,400 rows.
+ */
+function dayBuckets(owner: RawBuilder<unknown>, slices: readonly Slice[]) {
+  const reads = bucketReads(slices)
+  const read = <T>(pick: (read: BucketRead) => T) => reads.map(pick)
+  const use = (i: 0 | 1) =>
+    sql`((${read((x) => x.uses[i].label)}::text[])[s.n], (${read((x) => x.uses[i].sign)}::integer[])[s.n])`
+  return sql`
+    select u.label collate "C" as label, s.key, s.cur, ${signedSums(sql`u.sign`)}
+    from (
+      select r.n, s.key, s.cur, ${signedSums(sql`1`)}
+      from unnest(${read((x) => x.grain)}::smallint[], ${read((x) => x.lo)}::integer[],
+                  ${read((x) => x.hi)}::integer[]) with ordinality as r (grain, lo, hi, n)
+      ${bucketScan(owner, 'a')}
+      group by r.n, s.key, s.cur
+    ) as s
+    cross join lateral (values ${use(0)}, ${use(1)}) as u (label, sign)
+    where u.sign <> 0
+    group by u.label collate "C", s.key, s.cur`
+}
 
 /** 1 for a raw visit that is its visitor's first of the link and UTC day (as counted so far), else 0. */
 const FIRST_VISIT = sql`(exists (
@@ -310,11 +349,52 @@ interface RawRange extends Range {
   sign: 1 | -1
 }
 
-interface Slice extends Range {
+export interface Slice extends Range {
   /** In quarters of an hour. */
   grain: number
   /** -1 for buckets taken off a coarser one that covers more than the range. */
   sign: 1 | -1
+}
+
+/** What a slice counts of the buckets it reads: its label, and its sign (0 for no slice). */
+interface BucketUse {
+  label: string
+  sign: -1 | 0 | 1
+}
+
+/** Buckets of one grain, [lo, hi) in quarters of an hour since 1970, and the one or two slices of them. */
+interface BucketRead {
+  grain: number
+  lo: number
+  hi: number
+  uses: [BucketUse, BucketUse]
+}
+
+/**
+ * The slices as bucket ranges to read, a range read once for two slices of it. The local days of
+ * `date` share ranges where a zone is off the UTC day: in Kathmandu (+05:45) the evening quarters of a
+ * UTC day are taken off one local day's day row and added to the next local day. A range of a third
+ * slice is read again.
+ */
+export function bucketReads(slices: readonly Slice[]): BucketRead[] {
+  const reads: BucketRead[] = []
+  const open = new Map<string, BucketRead>()
+  for (const slice of slices) {
+    const lo = slice.from / QUARTER_MS
+    const hi = slice.to / QUARTER_MS
+    const id = `${slice.grain}/${lo}/${hi}`
+    const use: BucketUse = { label: slice.label, sign: slice.sign }
+    const shared = open.get(id)
+    if (shared) {
+      shared.uses[1] = use
+      open.delete(id)
+      continue
+    }
+    const read: BucketRead = { grain: slice.grain, lo, hi, uses: [use, { label: '', sign: 0 }] }
+    reads.push(read)
+    open.set(id, read)
+  }
+  return reads
 }
 
 export interface PeriodPlan {
