@@ -12,7 +12,7 @@
 //   BENCH_DASHBOARD_DURATION  seconds of load per dashboard page (10)
 //   BENCH_STATS=0             leaves out the statistics part (the longest: about 6 minutes of the run)
 //   BENCH_STATS_VISITS        visits on the one link, and again over the 1,000 links (1000000), for a quick run
-//   BENCH_STATS_REPEAT        timed calls per statistics query (40)
+//   BENCH_STATS_REPEAT        timed calls per statistics query (200: a p99 of 40 calls would be their maximum)
 //
 // Everything started is stopped on the way out, also on an error or Ctrl-C: servers, embedded clusters,
 // temporary data directories and the bench databases.

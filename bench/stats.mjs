@@ -14,7 +14,7 @@ import { createServices } from '../dist/services.js'
 
 const VISITS = Number(process.env.BENCH_STATS_VISITS ?? 1_000_000)
 const DAYS = 90
-const REPEAT = Number(process.env.BENCH_STATS_REPEAT ?? 40)
+const REPEAT = Number(process.env.BENCH_STATS_REPEAT ?? 200)
 /**
  * The tables that hold statistics (rollups and what they are kept with), under the names of every design
  * so far: only those that exist are measured. The raw visits and orders are not among them.
