@@ -3,6 +3,7 @@ import { PAYLINK_GRAINS } from '../../src/modules/analytics/rollup.js'
 import {
   bucketReads,
   localDayRanges,
+  localDayStart,
   type PeriodPlan,
   planPeriod,
 } from '../../src/modules/analytics/service.js'
@@ -214,5 +215,19 @@ describe('localDayRanges', () => {
       ['2026-10-04', 23.5],
       ['2026-10-05', 24],
     ])
+  })
+
+  it('starts every day of a year where a search for its local midnight does, DST at midnight included', () => {
+    // Santiago and Havana change their clocks at midnight; the day after is found by a search there.
+    for (const timezone of ['America/Santiago', 'America/Havana', 'Europe/Berlin', 'Asia/Kathmandu']) {
+      const days = localDayRanges({
+        from: seconds('2026-01-01T12:00:00Z'),
+        to: seconds('2027-01-01T12:00:00Z'),
+        timezone,
+      })
+      expect(days.length).toBeGreaterThanOrEqual(366)
+      for (const day of days.slice(1))
+        expect([day.label, day.from]).toEqual([day.label, localDayStart(day.label, timezone)])
+    }
   })
 })
