@@ -6,11 +6,14 @@ import { AppError } from './errors.js'
 import { isConnectionError } from './pg-errors.js'
 
 /**
- * Batches to write at once on this machine: one per core, at most four. Fewer, larger batches cost the
- * database less; on 2 cores, 2 at once did 3,029 req/s where 4 did 2,323 (50 connections, bench/run.mjs).
+ * Batches to write at once on this machine: one per two cores, at most four. Fewer, larger batches cost
+ * the database less: two at once lock the same rows of links and products, and add to the same index
+ * pages, against each other. On 2 cores (50 connections), one at a time served 6,600-6,800 visits a second
+ * on PostgreSQL 15 where two served 5,800-5,900, and 5,550-5,600 on the embedded PostgreSQL where two
+ * served 5,000-5,150; four did less than two. More cores are assumed to serve another batch per two.
  */
 export function batchesAtOnce(): number {
-  return Math.min(4, Math.max(1, os.availableParallelism()))
+  return Math.min(4, Math.max(1, Math.floor(os.availableParallelism() / 2)))
 }
 
 export interface GroupCommitOptions {
