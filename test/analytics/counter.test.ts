@@ -4,7 +4,7 @@ import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openDatabase } from '../../src/lib/db.js'
 import { createLogger } from '../../src/lib/logger.js'
-import { StatsCounter } from '../../src/modules/analytics/counter.js'
+import { StatsCounter, takeBatch } from '../../src/modules/analytics/counter.js'
 import { rebuildStats, StatNames } from '../../src/modules/analytics/rollup.js'
 import { browserOf, openPaylink } from '../helpers/buyer.js'
 import { createTestContext, type TestContext } from '../helpers/context.js'
@@ -163,6 +163,43 @@ describe('the statistics counter', () => {
     expect(summary.body).toMatchObject({ visits: 1, unique_visitors: 1, orders: 1 })
   })
 })
+
+describe('taking a batch off the queue', () => {
+  it('reads the queue and the visits by their primary keys, not by a scan of either table', async () => {
+    const link = await createPaylink(ctx.app, merchant, projectId, [productId])
+    // Planned as the counter plans it, on tables of 12,000 visits with 6,000 queued and fresh statistics;
+    // all of it rolled back, so that the other tests see none of it.
+    const plan = await ctx.database.db
+      .transaction()
+      .execute(async (tx) => {
+        await sql`
+          insert into visits (paylink_id, project_id, visited_at, visitor_hash)
+          select ${link.id}, ${projectId}, now() - i * interval '1 second', md5(i::text)
+          from generate_series(1, 12000) as i`.execute(tx)
+        await sql`
+          insert into stat_queue (visit_id, visited_at)
+          select id, visited_at from visits where paylink_id = ${link.id} order by id limit 6000`.execute(tx)
+        await sql`analyze visits, stat_queue`.execute(tx)
+        const { rows } = await sql<{
+          'QUERY PLAN': unknown
+        }>`explain (format json) ${takeBatch(5000)}`.execute(tx)
+        throw new Rollback(rows[0]?.['QUERY PLAN'])
+      })
+      .catch((error) => {
+        if (error instanceof Rollback) return error.plan
+        throw error
+      })
+    const scans = JSON.stringify(plan).match(/"Node Type":"Seq Scan"[^}]*?"Relation Name":"\w+"/g) ?? []
+    expect(scans.filter((scan) => /"(visits|stat_queue)"/.test(scan))).toEqual([])
+    expect(JSON.stringify(plan)).toContain('"Index Name":"visits_pkey"')
+  })
+})
+
+class Rollback extends Error {
+  constructor(readonly plan: unknown) {
+    super('rolled back')
+  }
+}
 
 describe('a breakdown read as a day row less the rest of the day', () => {
   it('takes off only what the day row counts, with visits still queued on both sides', async () => {

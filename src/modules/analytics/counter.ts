@@ -3,7 +3,7 @@
 // adds everything to the rollups: it commits all of it or nothing, so every visit is counted exactly once
 // whatever crashes. One counter runs at a time across all processes (an advisory lock), so first visits
 // are decided in one order and the counts equal what `stats rebuild` computes from the raw visits.
-import { sql } from 'kysely'
+import { type RawBuilder, sql } from 'kysely'
 import type { Db, Tx } from '../../lib/db.js'
 import type { Logger } from '../../lib/logger.js'
 import type { Clock } from '../../lib/time.js'
@@ -97,29 +97,7 @@ export class StatsCounter {
       const { rows: lock } = await sql<{ ok: boolean }>`
         select pg_try_advisory_xact_lock(${COUNTER_LOCK}) as ok`.execute(tx)
       if (!lock[0]?.ok) return undefined
-      // One statement takes the batch off the queue and answers it twice: added up by what the rollups
-      // tell apart (link, quarter, keys), and as each visitor's earliest visit of a link and UTC day.
-      const { rows } = await sql<BatchRow>`
-        with taken as (
-          delete from stat_queue
-          where visit_id in (select visit_id from stat_queue order by visit_id limit ${this.batch})
-          returning visit_id
-        ),
-        v as (select v.* from taken join visits v on v.id = taken.visit_id)
-        select 'sum' as kind, null as id, paylink_id, project_id,
-               to_timestamp(floor(extract(epoch from visited_at) / 900) * 900) as visited_at, null as visitor_hash,
-               country, referrer_host, utm_source, utm_medium, utm_campaign,
-               count(*)::integer as visits, count(order_id)::integer as orders
-        from v
-        group by paylink_id, project_id, floor(extract(epoch from visited_at) / 900), country, referrer_host,
-                 utm_source, utm_medium, utm_campaign
-        union all
-        select * from (
-          select distinct on (paylink_id, floor(extract(epoch from visited_at) / 86400), visitor_hash)
-                 'first', id, paylink_id, project_id, visited_at, visitor_hash, null, null, null, null, null, 0, 0
-          from v
-          order by paylink_id, floor(extract(epoch from visited_at) / 86400), visitor_hash, visited_at, id
-        ) as firsts`.execute(tx)
+      const { rows } = await takeBatch(this.batch).execute(tx)
       const batch = new RollupBatch()
       let counted = 0
       const firsts: FirstVisit[] = []
@@ -226,6 +204,37 @@ export class StatsCounter {
     const now = this.clock.now()
     return oldest && oldest.visited_at < now ? oldest.visited_at : now
   }
+}
+
+/**
+ * Takes up to `limit` visits off the queue, oldest first, and answers them twice: added up by what the
+ * rollups tell apart (link, quarter, keys), and as each visitor's earliest visit of a link and UTC day.
+ * Both the queue and the visits are read by their primary keys (`= any(array(…))`): a join let
+ * PostgreSQL hash the whole visits table for every batch while its statistics were young, and a backlog
+ * of queued visits would be scanned whole for each batch taken off it.
+ */
+export function takeBatch(limit: number): RawBuilder<BatchRow> {
+  return sql<BatchRow>`
+    with taken as (
+      delete from stat_queue
+      where visit_id = any(array(select visit_id from stat_queue order by visit_id limit ${limit}))
+      returning visit_id
+    ),
+    v as (select v.* from visits v where v.id = any(array(select visit_id from taken)))
+    select 'sum' as kind, null as id, paylink_id, project_id,
+           to_timestamp(floor(extract(epoch from visited_at) / 900) * 900) as visited_at, null as visitor_hash,
+           country, referrer_host, utm_source, utm_medium, utm_campaign,
+           count(*)::integer as visits, count(order_id)::integer as orders
+    from v
+    group by paylink_id, project_id, floor(extract(epoch from visited_at) / 900), country, referrer_host,
+             utm_source, utm_medium, utm_campaign
+    union all
+    select * from (
+      select distinct on (paylink_id, floor(extract(epoch from visited_at) / 86400), visitor_hash)
+             'first', id, paylink_id, project_id, visited_at, visitor_hash, null, null, null, null, null, 0, 0
+      from v
+      order by paylink_id, floor(extract(epoch from visited_at) / 86400), visitor_hash, visited_at, id
+    ) as firsts`
 }
 
 /** The UTC day of an instant, in days since 1970-01-01. */
