@@ -7,6 +7,7 @@
 // Environment, all optional:
 //   BENCH_CONNECTIONS         connections of the load on the public path (50)
 //   BENCH_DURATION            seconds of load per server on the public path (8)
+//   BENCH_WARMUP              seconds of the same load before, not timed (2): compiling and connecting
 //   BENCH_PG_URL              an administrator's URL of the external PostgreSQL, where the bench creates and
 //                             drops its own databases (postgres://postgres@127.0.0.1:5432/postgres)
 //   BENCH_DASHBOARD_DURATION  seconds of load per dashboard page (10)
@@ -32,6 +33,7 @@ import { benchStats, statsReport } from './stats.mjs'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const DURATION = Number(process.env.BENCH_DURATION ?? 8)
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 2)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
 const PG_ADMIN_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 const BENCH_DB = 'paylinks_bench'
@@ -159,16 +161,20 @@ async function stopPostmaster(dataDir) {
   }
 }
 
-function load(url) {
+function load(url, duration = DURATION) {
   return new Promise((resolve, reject) => {
-    autocannon({ url, connections: CONNECTIONS, duration: DURATION, followRedirect: false }, (err, result) =>
+    autocannon({ url, connections: CONNECTIONS, duration, followRedirect: false }, (err, result) =>
       err ? reject(err) : resolve(result),
     )
   })
 }
 
-/** Runs the load while sampling the memory of the server and of its PostgreSQL. */
+/**
+ * Runs the load while sampling the memory of the server and of its PostgreSQL, after a warm-up of the
+ * same load that is not timed: its 302s are counted with the others, so that none of them can be lost.
+ */
 async function measure(url, pids) {
+  const warm = WARMUP > 0 ? await load(url, WARMUP) : { '3xx': 0, errors: 0, timeouts: 0, non2xx: 0 }
   const sampler = sampleMemory(pids)
   const result = await load(url).catch(async (error) => {
     await sampler.stop()
@@ -179,8 +185,8 @@ async function measure(url, pids) {
     rps: Math.round(result.requests.average),
     p50: result.latency.p50,
     p99: result.latency.p99,
-    redirects: result['3xx'],
-    errors: result.errors + result.timeouts + result.non2xx - result['3xx'],
+    redirects: result['3xx'] + warm['3xx'],
+    errors: [result, warm].reduce((sum, r) => sum + r.errors + r.timeouts + r.non2xx - r['3xx'], 0),
     rss,
   }
 }
@@ -453,7 +459,7 @@ function header(timings, external, embedded) {
     `- Date: ${new Date().toISOString()}`,
     `- Machine: ${machine}`,
     `- Databases: ${external}; ${embedded} (paylinks' default, on a Unix socket in its data directory)`,
-    `- Load: autocannon in the bench process, ${CONNECTIONS} connections, ${DURATION} s per server, redirects not followed`,
+    `- Load: autocannon in the bench process, ${CONNECTIONS} connections, ${DURATION} s per server after ${WARMUP} s of warm-up, redirects not followed`,
     `- Run: ${[
       ...part('public path', timings.publicPath),
       ...part('dashboard pages', timings.dashboard),
@@ -544,8 +550,8 @@ function publicReport(rows) {
     '',
     'The durable limit (bench/durable-limit.mjs) is Fastify and node-postgres storing one visit and one order per',
     'request in two small tables, group-committed, with the 302 sent after COMMIT. paylinks also commits its visit',
-    'and order (and their statistics) before the 302. "lost" counts 302s without a stored visit and order; it must',
-    'be 0. Peak RSS is the highest sum, sampled every 200 ms under load, of the server process and, on the embedded',
+    'and order (and their statistics) before the 302. Each server gets the same load for the warm-up first, not timed.',
+    '"302s" counts those of the warm-up too, and "lost" the 302s without a stored visit and order; it must be 0. Peak RSS is the highest sum, sampled every 200 ms under load, of the server process and, on the embedded',
     'database, every PostgreSQL process (the external server is shared and not counted); PSS divides shared memory',
     'among the processes that share it, so it does not count the shared buffers once per backend as RSS does.',
     '',
