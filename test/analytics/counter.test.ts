@@ -168,7 +168,7 @@ describe('taking a batch off the queue', () => {
   it('reads the queue and the visits by their primary keys, not by a scan of either table', async () => {
     const link = await createPaylink(ctx.app, merchant, projectId, [productId])
     // Planned as the counter plans it, on tables of 12,000 visits with 6,000 queued and fresh statistics;
-    // all of it rolled back, so that the other tests see none of it.
+    // the rows are rolled back, so that the other tests see none of them (ANALYZE's page counts stay).
     const plan = await ctx.database.db
       .transaction()
       .execute(async (tx) => {
