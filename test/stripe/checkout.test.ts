@@ -229,6 +229,28 @@ describe('an order expiring while its buyer is at Stripe', () => {
     expect(world.double.object(sessionId as string)).toMatchObject({ status: 'expired' })
     expect((await orderOf(world, shop, orderId)).status).toBe('expired')
     expect((await paymentOf(world, orderId)).status).toBe('canceled')
+    // Stripe's event of the closed session comes after; the order was announced expired once.
+    await world.double.eventsSettled()
+    expect(await webhookEvents(orderId)).toEqual(['order.created', 'order.expired'])
+  })
+
+  it('expires the order as soon as Stripe reports that it expired the session itself', async () => {
+    const orderId = await openOrder(world, shop)
+    const { sessionId } = await goToStripe(world, orderId)
+    const late = 25 * 3_600
+    world.clock.advance(late * 1000)
+    try {
+      // No sweep: the event of the session Stripe closed at its expires_at cancels the payment that held
+      // the order, and the order, past its time, expires in the same step.
+      expect(world.double.advanceClock(late)).toContain(sessionId)
+      await world.double.eventsSettled()
+      expect((await paymentOf(world, orderId)).status).toBe('canceled')
+      expect((await orderOf(world, shop, orderId)).status).toBe('expired')
+      expect(await webhookEvents(orderId)).toEqual(['order.created', 'order.expired'])
+    } finally {
+      world.double.advanceClock(-late)
+      world.clock.advance(-late * 1000)
+    }
   })
 
   it('lets a completion that came first win: Stripe refuses the expiry, the lookup finds it paid', async () => {
@@ -240,7 +262,7 @@ describe('an order expiring while its buyer is at Stripe', () => {
     world.clock.advance(25 * 3_600_000)
     try {
       // The sweep's step that closes sessions of orders whose time is up, before any lookup knows better.
-      expect(await closeDueSessions(world.services.payments.deps)).toBe(1)
+      expect(await closeDueSessions(world.services.payments.deps)).toEqual({ closed: 1, expired: [] })
       expect(await world.services.orders.expireDue()).not.toContain(orderId)
     } finally {
       world.clock.advance(-25 * 3_600_000)

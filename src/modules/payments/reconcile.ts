@@ -88,10 +88,13 @@ async function backOff(db: Executor, payment: PaymentRow, now: Date): Promise<vo
 
 /**
  * Orders whose time is up while their buyer's session is still open at the provider: the session is
- * closed there first, and what became of it decides — canceled, the order can expire; completed
- * meanwhile, the success wins and pays the order.
+ * closed there first, and what became of it decides — canceled, the order expires with it; completed
+ * meanwhile, the success wins and pays the order. Answers how many it closed and the orders now expired.
  */
-export async function closeDueSessions(deps: PaymentDeps, limit = 50): Promise<number> {
+export async function closeDueSessions(
+  deps: PaymentDeps,
+  limit = 50,
+): Promise<{ closed: number; expired: string[] }> {
   const now = deps.clock.now()
   const due = await deps.db
     .updateTable('payments')
@@ -111,6 +114,16 @@ export async function closeDueSessions(deps: PaymentDeps, limit = 50): Promise<n
     )
     .returningAll()
     .execute()
-  for (const payment of due) await cancelAtProvider(deps, payment)
-  return due.length
+  const expired: string[] = []
+  for (const payment of due) {
+    await cancelAtProvider(deps, payment)
+    // The cancel expires the order with it, or the provider's event of the closed session did first.
+    const order = await deps.db
+      .selectFrom('orders')
+      .select('status')
+      .where('id', '=', payment.order_id)
+      .executeTakeFirstOrThrow()
+    if (order.status === 'expired') expired.push(payment.order_id)
+  }
+  return { closed: due.length, expired }
 }

@@ -82,8 +82,8 @@ export class PaymentService {
    */
   async sweep(): Promise<SweepResult> {
     const reconciled = await reconcileDue(this.deps)
-    const closedSessions = await closeDueSessions(this.deps)
-    const expired: string[] = []
+    const closed = await closeDueSessions(this.deps)
+    const expired = [...closed.expired]
     for (;;) {
       const batch = await this.orders.expireDue()
       expired.push(...batch)
@@ -92,6 +92,13 @@ export class PaymentService {
     const deferredApplied = await retryDeferred(this.deps)
     const refundsSent = await sendUnsentRefunds(this.deps)
     const refundsLookedUp = await lookUpPendingRefunds(this.deps)
-    return { reconciled, closedSessions, expired, deferredApplied, refundsSent, refundsLookedUp }
+    return {
+      reconciled,
+      closedSessions: closed.closed,
+      expired,
+      deferredApplied,
+      refundsSent,
+      refundsLookedUp,
+    }
   }
 }

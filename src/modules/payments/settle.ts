@@ -141,6 +141,10 @@ export class Settlement {
       .executeTakeFirstOrThrow()
     if (next === 'succeeded') await this.onSucceeded(tx, order, updated, now)
     if (next === 'failed') await this.emitPaymentEvent(tx, 'order.payment_failed', order.id, now)
+    // An open payment held its order past its time; closing it lets the order expire now, in the same
+    // transaction, not at a later sweep that a concurrent lock on the order could make skip it.
+    if ((next === 'failed' || next === 'canceled') && order.status === 'created' && order.expires_at <= now)
+      await this.orders.expireOrder(tx, order.id, now)
     return updated
   }
 
