@@ -1,8 +1,12 @@
+import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestContext, PUBLIC_URL, type TestContext } from './helpers/context.js'
-import { createMerchant } from './helpers/factories.js'
+import { DashboardClient } from './helpers/dashboard.js'
+import { type DatabaseProxy, startDatabaseProxy } from './helpers/db-proxy.js'
+import { api, createMerchant, createPaylink, createProduct, createProject } from './helpers/factories.js'
 
 let ctx: TestContext
+const PASSWORD = 'correct horse battery staple'
 beforeAll(async () => {
   ctx = await createTestContext()
 })
@@ -245,20 +249,120 @@ describe('request ids and unknown routes', () => {
 })
 
 describe('failures inside the server', () => {
-  it('answer 500 with a request id and no internals, and /readyz reports the database down', async () => {
+  it('answer 500 with a request id and no internals', async () => {
     const broken = await createTestContext()
-    const merchant = await createMerchant(broken.services)
-    await broken.database.close()
-    const res = await broken.app.inject({ url: '/admin/api/v1/projects', headers: merchant.headers })
-    expect(res.statusCode).toBe(500)
-    expect(res.json()).toEqual({
-      code: 'internal_error',
-      message: 'internal server error',
-      details: { request_id: res.headers['x-request-id'] },
+    try {
+      const merchant = await createMerchant(broken.services)
+      // A statement that fails on a database that answers: the table is gone behind the server's back.
+      await sql`alter table projects rename to projects_gone`.execute(broken.database.db)
+      const failed = await broken.app.inject({ url: '/admin/api/v1/projects', headers: merchant.headers })
+      expect(failed.statusCode).toBe(500)
+      expect(failed.headers['retry-after']).toBeUndefined()
+      expect(failed.json()).toEqual({
+        code: 'internal_error',
+        message: 'internal server error',
+        details: { request_id: failed.headers['x-request-id'] },
+      })
+    } finally {
+      await broken.close()
+    }
+  })
+})
+
+describe('the database unavailable', () => {
+  it('answers 503 with Retry-After on the APIs and the buyer’s pages, and /readyz reports it down', async () => {
+    let proxy: DatabaseProxy | undefined
+    const broken = await createTestContext({
+      connect: async (url) => {
+        proxy = await startDatabaseProxy(url)
+        return proxy.url
+      },
     })
-    const ready = await broken.app.inject('/readyz')
-    expect(ready.statusCode).toBe(503)
-    expect(ready.json()).toEqual({ status: 'unavailable', database: 'unreachable' })
-    await broken.close()
+    const merchant = await createMerchant(broken.services)
+    const project = await createProject(broken.app, merchant)
+    const product = await createProduct(broken.app, merchant, project.id)
+    const link = await createPaylink(broken.app, merchant, project.id, [product.id])
+    const portalId = (
+      await api(broken.app, merchant, 'POST', '/portals', { project_id: project.id, name: 'yourportal' })
+    ).body.id
+    const portalKey = (await api(broken.app, merchant, 'POST', `/portals/${portalId}/keys`)).body.key
+    await broken.services.users.create({
+      merchantId: merchant.id,
+      email: 'ada@example.com',
+      password: PASSWORD,
+    })
+    const person = new DashboardClient(broken.app, '192.0.2.80')
+    expect((await person.signIn('ada@example.com', PASSWORD)).statusCode).toBe(303)
+    // The database goes away: open connections are reset, new ones refused.
+    await proxy?.cut()
+    try {
+      const admin = await broken.app.inject({ url: '/admin/api/v1/projects', headers: merchant.headers })
+      expect(admin.statusCode).toBe(503)
+      expect(admin.headers['retry-after']).toBe('5')
+      expect(admin.json()).toEqual({
+        code: 'service_unavailable',
+        message: 'the database is unavailable for a moment; try again in a few seconds',
+        details: { retry_after_seconds: 5 },
+      })
+      const portal = await broken.app.inject({
+        method: 'POST',
+        url: '/api/2.0/portal/payment/request',
+        headers: { authorization: `Bearer ${portalKey}`, 'content-type': 'application/json' },
+        payload: { userName: 'Ann', email: 'ann@example.com', message: 'hello' },
+      })
+      expect(portal.statusCode).toBe(503)
+      expect(portal.headers['retry-after']).toBe('5')
+      expect(portal.json()).toMatchObject({
+        error: { type: 'service_unavailable' },
+        status: 1,
+        statusCode: 503,
+      })
+      const page = await broken.app.inject(`/paylink/${link.id}`)
+      expect(page.statusCode).toBe(503)
+      expect(page.headers['retry-after']).toBe('5')
+      expect(page.body).toContain('Unavailable for a moment')
+      expect(page.body).toContain('Nothing was ordered and no money was taken.')
+      const dashboard = await person.get('/dashboard/')
+      expect(dashboard.statusCode).toBe(503)
+      expect(dashboard.headers['retry-after']).toBe('5')
+      expect(dashboard.body).toContain('Unavailable for a moment')
+      const ready = await broken.app.inject('/readyz')
+      expect(ready.statusCode).toBe(503)
+      expect(ready.json()).toEqual({ status: 'unavailable', database: 'unreachable' })
+    } finally {
+      await broken.close()
+      await proxy?.close()
+    }
+  })
+
+  it('answers 503 when every connection of the pool stays busy past the wait, and serves again after', async () => {
+    const busy = await createTestContext({ poolSize: 1, connectionTimeoutMs: 300 })
+    try {
+      const merchant = await createMerchant(busy.services)
+      let release = () => {}
+      const held = new Promise<void>((resolve) => {
+        release = resolve
+      })
+      // The pool's one connection, held by a transaction until the test lets it go.
+      let taken = () => {}
+      const holding = new Promise<void>((resolve) => {
+        taken = resolve
+      })
+      const transaction = busy.database.db.transaction().execute(async (tx) => {
+        await sql`select 1`.execute(tx)
+        taken()
+        await held
+      })
+      await holding
+      const waited = await busy.app.inject({ url: '/admin/api/v1/projects', headers: merchant.headers })
+      expect(waited.statusCode).toBe(503)
+      expect(waited.json()).toMatchObject({ code: 'service_unavailable' })
+      release()
+      await transaction
+      const served = await busy.app.inject({ url: '/admin/api/v1/projects', headers: merchant.headers })
+      expect(served.statusCode).toBe(200)
+    } finally {
+      await busy.close()
+    }
   })
 })

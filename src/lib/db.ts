@@ -45,6 +45,8 @@ export interface DatabaseOptions {
   schema?: string
   /** Connections in the pool. */
   poolSize?: number
+  /** How long a query waits for a connection of the pool before it fails as the database unavailable. */
+  connectionTimeoutMs?: number
 }
 
 // int8 (COUNT(*), SUM of amounts) arrives as text; amounts are bounded far below 2^53, so a number is exact.
@@ -56,6 +58,11 @@ function parseInt8(value: string): number {
 const INT8_OID = 20
 const NUMERIC_OID = 1700
 const DEFAULT_POOL_SIZE = 10
+/**
+ * A query that has waited this long for a connection (all of them busy, or a server that does not answer
+ * the connect) fails rather than waits without end: its request answers 503 with Retry-After.
+ */
+const DEFAULT_CONNECTION_TIMEOUT_MS = 10_000
 /**
  * Connections to the embedded server, which shares the machine with paylinks: each one is a process of
  * its own, of about 35 MB resident under load. As many as the batches of visits written at once, and at
@@ -99,6 +106,7 @@ async function openPool(
   const pool = new pg.Pool({
     ...connection,
     max: options.poolSize ?? DEFAULT_POOL_SIZE,
+    connectionTimeoutMillis: options.connectionTimeoutMs ?? DEFAULT_CONNECTION_TIMEOUT_MS,
     // JIT compilation pays off for long analytical scans, which paylinks never runs: the dashboards'
     // rollup reads are small but estimated large, and compiling them cost more than running them.
     options: ['-c jit=off', ...(options.schema ? [`-c search_path=${options.schema}`] : [])].join(' '),

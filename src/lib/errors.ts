@@ -1,6 +1,7 @@
 // The error model of the admin API: services throw AppError with a stable code; one handler turns any
 // error into `{code, message, details}` with the code's HTTP status.
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import { isConnectionError } from './pg-errors.js'
 
 const STATUS = {
   // Paylink codes, fixed by the paylinks API this server is wire-compatible with.
@@ -220,6 +221,31 @@ export function describeValidationError(
   return { field, rule, message: `${field}: ${sentence}` }
 }
 
+/** How long a client is asked to wait when the database could not be reached. */
+const DATABASE_RETRY_AFTER_SECONDS = 5
+
+/**
+ * The database could not be reached, went away during the request, or the pool had no connection to give
+ * in time: a 503 with Retry-After, since the request itself was fine and may succeed in a few seconds.
+ * The error of the connection stays in `cause`, for the log.
+ */
+export class DatabaseUnavailableError extends AppError {
+  constructor(cause: unknown) {
+    super('service_unavailable', 'the database is unavailable for a moment; try again in a few seconds', {
+      retry_after_seconds: DATABASE_RETRY_AFTER_SECONDS,
+    })
+    this.cause = cause
+    this.retryAfterSeconds = DATABASE_RETRY_AFTER_SECONDS
+  }
+}
+
+/** A failed database connection as the DatabaseUnavailableError it is; any other error as it was. */
+export function withUnavailable(error: unknown): unknown {
+  return !(error instanceof AppError) && isConnectionError(error)
+    ? new DatabaseUnavailableError(error)
+    : error
+}
+
 /** Turns any error into the status and body the admin API answers with. */
 export function toErrorResponse(
   error: unknown,
@@ -288,12 +314,16 @@ export function askToRetry(
   reply: FastifyReply,
 ): boolean {
   if (!(error instanceof AppError) || error.retryAfterSeconds === undefined) return false
-  request.log.warn({ code: error.code, status }, 'request refused for now')
+  request.log.warn(
+    { code: error.code, status, ...(error.cause ? { err: error.cause } : {}) },
+    `request refused for now: ${error.message}`,
+  )
   reply.header('retry-after', String(error.retryAfterSeconds))
   return true
 }
 
-export function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+export function sendError(thrown: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const error = withUnavailable(thrown)
   const { status, body } = toErrorResponse(error, request)
   if (!askToRetry(error, status, request, reply)) {
     if (status >= 500) request.log.error({ err: error }, 'request failed')

@@ -24,10 +24,19 @@ export interface TestContext {
 }
 
 export async function openTestDatabase(
-  poolSize = 5,
+  options: {
+    poolSize?: number
+    connectionTimeoutMs?: number | undefined
+    /** The URL the pool connects to, given the database's own (a proxy's, say). */
+    connect?: ((url: string) => Promise<string>) | undefined
+  } = {},
 ): Promise<{ database: Database; url: string; drop(): Promise<void> }> {
   const { url, drop } = await createTestDatabase()
-  const database = await openDatabase({ databaseUrl: url, poolSize })
+  const database = await openDatabase({
+    databaseUrl: options.connect ? await options.connect(url) : url,
+    poolSize: options.poolSize ?? 5,
+    ...(options.connectionTimeoutMs ? { connectionTimeoutMs: options.connectionTimeoutMs } : {}),
+  })
   return {
     database,
     url,
@@ -47,9 +56,13 @@ export async function createTestContext(
     providers?: ServiceOptions['providers']
     /** Connections of the app's pool (5): one shows a use of a second connection inside a transaction. */
     poolSize?: number
+    /** How long a query waits for a connection of the pool (10 s). */
+    connectionTimeoutMs?: number
+    /** The URL the app's pool connects to, given its database's own (a proxy's, say). */
+    connect?: (url: string) => Promise<string>
   } = {},
 ): Promise<TestContext> {
-  const { database, url: databaseUrl, drop } = await openTestDatabase(options.poolSize)
+  const { database, url: databaseUrl, drop } = await openTestDatabase(options)
   await migrateToLatest(database)
   const config = loadConfig({
     PUBLIC_URL,

@@ -7,7 +7,8 @@ import rateLimit from '@fastify/rate-limit'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
-import { AppError, askToRetry } from '../../lib/errors.js'
+import { AppError, askToRetry, withUnavailable } from '../../lib/errors.js'
+import { QueueFullError } from '../../lib/group-commit.js'
 import { originOf, preferredLocale, sendPage } from '../../lib/html.js'
 import { isEmailAddress } from '../../lib/http.js'
 import { formatMoney } from '../../lib/money.js'
@@ -73,14 +74,18 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
   const message = (reply: FastifyReply, status: number, page: MessagePage) =>
     sendPage(reply, 'message', { title: page.heading, tone: 'error', ...page }, { status })
 
-  app.setErrorHandler((error: FastifyError, request, reply) => {
+  app.setErrorHandler((thrown: FastifyError, request, reply) => {
+    const error = withUnavailable(thrown) as FastifyError
     const status =
       error.statusCode && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500
-    // Overload (a full queue of visits to write), not a fault.
+    // Overload (a full queue of visits to write) or a database away for a moment, not a fault.
     if (askToRetry(error, status, request, reply)) {
       return message(reply, status, {
-        heading: 'Too busy right now',
-        text: 'Too many people are opening payment links at this moment. Nothing was ordered and no money was taken.',
+        heading: error instanceof QueueFullError ? 'Too busy right now' : 'Unavailable for a moment',
+        text:
+          error instanceof QueueFullError
+            ? 'Too many people are opening payment links at this moment. Nothing was ordered and no money was taken.'
+            : 'This page could not be served just now. Nothing was ordered and no money was taken.',
         hint: 'Please try again in a few seconds.',
       })
     }

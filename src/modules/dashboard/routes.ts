@@ -9,6 +9,7 @@ import csrf from '@fastify/csrf-protection'
 import formbody from '@fastify/formbody'
 import rateLimit from '@fastify/rate-limit'
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import { askToRetry, withUnavailable } from '../../lib/errors.js'
 import { sendPage } from '../../lib/html.js'
 import { installationSecret } from '../../lib/secrets.js'
 import type { Services } from '../../services.js'
@@ -35,6 +36,8 @@ declare module 'fastify' {
 }
 
 export const DASHBOARD = '/dashboard'
+/** Retry-After of a page whose API call answered 503 (the API's own header stays with the API's answer). */
+const DASHBOARD_RETRY_AFTER_SECONDS = 5
 
 export interface PageKit {
   services: Services
@@ -153,6 +156,18 @@ export const dashboardPages: FastifyPluginAsync<{
     const [status, text] =
       error instanceof ApiFailure ? [error.status, error.error.message] : [error.statusCode, error.message]
     if (status && status < 500) return message(request, reply, status, 'Bad request', text)
+    // The database away for a moment, seen here or by the API the page called.
+    const unavailable = withUnavailable(error)
+    if (askToRetry(unavailable, 503, request, reply) || (error instanceof ApiFailure && status === 503)) {
+      if (!reply.hasHeader('retry-after')) reply.header('retry-after', String(DASHBOARD_RETRY_AFTER_SECONDS))
+      return message(
+        request,
+        reply,
+        503,
+        'Unavailable for a moment',
+        'This page could not be served just now. Please try again in a few seconds.',
+      )
+    }
     request.log.error({ err: error }, 'dashboard page failed')
     return message(
       request,

@@ -4,7 +4,7 @@ import rateLimit from '@fastify/rate-limit'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
-import { AppError, toErrorResponse } from '../../lib/errors.js'
+import { AppError, askToRetry, toErrorResponse, withUnavailable } from '../../lib/errors.js'
 import { Text } from '../../lib/http.js'
 import type { Services } from '../../services.js'
 import { caseInsensitiveBody } from './input.js'
@@ -42,9 +42,11 @@ function ok<T>(request: FastifyRequest, publicUrl: string, response: T | null) {
   }
 }
 
-function sendEnvelopeError(error: unknown, request: FastifyRequest, reply: FastifyReply) {
+function sendEnvelopeError(thrown: unknown, request: FastifyRequest, reply: FastifyReply) {
+  const error = withUnavailable(thrown)
   const { status, body } = toErrorResponse(error, request)
-  if (status >= 500) request.log.error({ err: error }, 'portal API request failed')
+  if (!askToRetry(error, status, request, reply) && status >= 500)
+    request.log.error({ err: error }, 'portal API request failed')
   return reply
     .status(status)
     .send({ error: { message: body.message, type: body.code }, status: 1, statusCode: status })

@@ -7,7 +7,7 @@ import rateLimit from '@fastify/rate-limit'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyError, FastifyReply } from 'fastify'
 import { Type } from 'typebox'
-import { AppError } from '../../lib/errors.js'
+import { AppError, askToRetry, withUnavailable } from '../../lib/errors.js'
 import { originOf, sendPage } from '../../lib/html.js'
 import { formatMoney } from '../../lib/money.js'
 import { NUL_RULE } from '../../lib/nul.js'
@@ -60,7 +60,16 @@ export const sandboxRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
       { status, formTargets: link ? [originOf(link) as string] : [] },
     )
 
-  app.setErrorHandler((error: FastifyError, request, reply) => {
+  app.setErrorHandler((thrown: FastifyError, request, reply) => {
+    const error = withUnavailable(thrown) as FastifyError
+    if (askToRetry(error, 503, request, reply)) {
+      return message(
+        reply,
+        503,
+        'Unavailable for a moment',
+        'This page could not be served just now. No card was charged; please try again in a few seconds.',
+      )
+    }
     const status =
       error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500
     if (status >= 500) request.log.error({ err: error }, 'sandbox page failed')
