@@ -1,5 +1,6 @@
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { openPaylink, openPaymentPage, pathOf, startPayment } from './helpers/buyer.js'
 import { createTestContext, PUBLIC_URL, type TestContext } from './helpers/context.js'
 import { DashboardClient } from './helpers/dashboard.js'
 import { type DatabaseProxy, startDatabaseProxy } from './helpers/db-proxy.js'
@@ -286,6 +287,16 @@ describe('the database unavailable', () => {
       await api(broken.app, merchant, 'POST', '/portals', { project_id: project.id, name: 'yourportal' })
     ).body.id
     const portalKey = (await api(broken.app, merchant, 'POST', `/portals/${portalId}/keys`)).body.key
+    // A buyer at the sandbox's card page of an order, when the database goes.
+    const { orderId } = await openPaylink(broken.app, link.id)
+    const atProvider = await startPayment(
+      broken.app,
+      orderId as string,
+      await openPaymentPage(broken.app, orderId as string),
+      'buyer@example.com',
+    )
+    expect(atProvider.statusCode).toBe(303)
+    const cardPage = pathOf(atProvider.headers.location as string)
     await broken.services.users.create({
       merchantId: merchant.id,
       email: 'ada@example.com',
@@ -322,6 +333,15 @@ describe('the database unavailable', () => {
       expect(page.headers['retry-after']).toBe('5')
       expect(page.body).toContain('Unavailable for a moment')
       expect(page.body).toContain('Nothing was ordered and no money was taken.')
+      const order = await broken.app.inject(`/pay/${orderId}`)
+      expect(order.statusCode).toBe(503)
+      expect(order.headers['retry-after']).toBe('5')
+      expect(order.body).toContain('If you have paid, your payment is safe')
+      expect(order.body).not.toContain('Nothing was ordered')
+      const sandbox = await broken.app.inject(cardPage)
+      expect(sandbox.statusCode).toBe(503)
+      expect(sandbox.headers['retry-after']).toBe('5')
+      expect(sandbox.body).toContain('No card was charged')
       const dashboard = await person.get('/dashboard/')
       expect(dashboard.statusCode).toBe(503)
       expect(dashboard.headers['retry-after']).toBe('5')
@@ -336,7 +356,8 @@ describe('the database unavailable', () => {
   })
 
   it('answers 503 when every connection of the pool stays busy past the wait, and serves again after', async () => {
-    const busy = await createTestContext({ poolSize: 1, connectionTimeoutMs: 300 })
+    // Long enough for the set-up's first connection on a busy machine; the held one makes the request wait it out.
+    const busy = await createTestContext({ poolSize: 1, connectionTimeoutMs: 2_000 })
     try {
       const merchant = await createMerchant(busy.services)
       let release = () => {}
@@ -356,6 +377,7 @@ describe('the database unavailable', () => {
       await holding
       const waited = await busy.app.inject({ url: '/admin/api/v1/projects', headers: merchant.headers })
       expect(waited.statusCode).toBe(503)
+      expect(waited.headers['retry-after']).toBe('5')
       expect(waited.json()).toMatchObject({ code: 'service_unavailable' })
       release()
       await transaction

@@ -239,11 +239,16 @@ export class DatabaseUnavailableError extends AppError {
   }
 }
 
-/** A failed database connection as the DatabaseUnavailableError it is; any other error as it was. */
+/**
+ * A failed database connection as the DatabaseUnavailableError it is; any other error as it was. An error
+ * that carries a 4xx is the client's, whatever its code: a buyer who drops the connection mid-body reaches
+ * the handler as ECONNRESET with status 400.
+ */
 export function withUnavailable(error: unknown): unknown {
-  return !(error instanceof AppError) && isConnectionError(error)
-    ? new DatabaseUnavailableError(error)
-    : error
+  if (error instanceof AppError) return error
+  const status = (error as { statusCode?: unknown } | null)?.statusCode
+  if (typeof status === 'number' && status >= 400 && status < 500) return error
+  return isConnectionError(error) ? new DatabaseUnavailableError(error) : error
 }
 
 /** Turns any error into the status and body the admin API answers with. */

@@ -5,8 +5,15 @@ export function isUniqueViolation(error: unknown, constraint?: string): boolean 
   return e?.code === '23505' && (constraint === undefined || e.constraint === constraint)
 }
 
-/** The server is going away or cannot take connections: 57P01 admin, 57P02 crash shutdown, 57P03 starting up. */
-const SERVER_GONE = new Set(['57P01', '57P02', '57P03'])
+/**
+ * The server is going away or cannot take connections: 57P01 admin, 57P02 crash shutdown, 57P03 starting up,
+ * 53300 too many connections (refused at connect).
+ */
+const SERVER_GONE = new Set(['57P01', '57P02', '57P03', '53300'])
+/** Class 08 but a fault of the statement sent (a malformed message), on a connection that stays usable. */
+const PROTOCOL_VIOLATION = '08P01'
+/** The database's host name did not resolve (for now, or at all). */
+const NAME_UNRESOLVED = new Set(['ENOTFOUND', 'EAI_AGAIN'])
 /** The socket to the server failed: reset, refused, written to after the other end closed, timed out, unreachable. */
 const SOCKET_FAILED = new Set([
   'ECONNRESET',
@@ -34,9 +41,11 @@ export function isConnectionError(error: unknown): boolean {
       cause?: unknown
     }
     if (typeof code === 'string') {
-      if (code.startsWith('08') || SERVER_GONE.has(code) || SOCKET_FAILED.has(code)) return true
+      if (code.startsWith('08') && code !== PROTOCOL_VIOLATION) return true
+      if (SERVER_GONE.has(code) || SOCKET_FAILED.has(code)) return true
       // A Unix socket (the embedded server's) that is not there any more.
       if (code === 'ENOENT' && syscall === 'connect') return true
+      if (NAME_UNRESOLVED.has(code) && syscall === 'getaddrinfo') return true
     }
     if (typeof message === 'string' && CONNECTION_LOST.test(message)) return true
     e = cause

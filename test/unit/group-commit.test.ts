@@ -173,6 +173,41 @@ describe('isConnectionError, on the errors node-postgres raises', () => {
     expect(isConnectionError(refused)).toBe(true)
   })
 
+  it('is true for a refusal at connect: too many connections, a host name that does not resolve', async () => {
+    const admin = new pg.Client({ connectionString: inject('suiteDatabase').url })
+    await admin.connect()
+    const role = `limited_${process.pid}`
+    try {
+      await admin.query(`create role ${role} login connection limit 0`)
+      const url = new URL(inject('suiteDatabase').url)
+      url.username = role
+      const full = await new pg.Client({ connectionString: url.toString() }).connect().catch((e) => e)
+      expect(full).toMatchObject({ code: '53300' })
+      expect(isConnectionError(full)).toBe(true)
+    } finally {
+      await admin.query(`drop role if exists ${role}`)
+      await admin.end()
+    }
+    const unresolved = await new pg.Client({ host: 'no-such-host.invalid', user: 'nobody' })
+      .connect()
+      .catch((e) => e)
+    expect(unresolved).toMatchObject({ syscall: 'getaddrinfo' })
+    expect(isConnectionError(unresolved)).toBe(true)
+  })
+
+  it('is false for a malformed bind (08P01), after which the connection still answers', async () => {
+    const client = new pg.Client({ connectionString: inject('suiteDatabase').url })
+    await client.connect()
+    try {
+      const violation = await client.query('select $1::int as n', [1, 2]).catch((e) => e)
+      expect(violation).toMatchObject({ code: '08P01' })
+      expect(isConnectionError(violation)).toBe(false)
+      expect((await client.query('select 1 as n')).rows).toEqual([{ n: 1 }])
+    } finally {
+      await client.end()
+    }
+  })
+
   it('is false for errors of a statement: a unique violation, a syntax error', async () => {
     const client = new pg.Client({ connectionString: inject('suiteDatabase').url })
     await client.connect()

@@ -80,13 +80,22 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
       error.statusCode && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500
     // Overload (a full queue of visits to write) or a database away for a moment, not a fault.
     if (askToRetry(error, status, request, reply)) {
+      if (error instanceof QueueFullError) {
+        return message(reply, status, {
+          heading: 'Too busy right now',
+          text: 'Too many people are opening payment links at this moment. Nothing was ordered and no money was taken.',
+          hint: 'Please try again in a few seconds.',
+        })
+      }
+      // Only the paylink itself is sure that nothing exists yet; on an order's pages the buyer may have
+      // paid already, which the provider keeps and paylinks learns of once the database is back.
+      const opening = request.routeOptions.url === '/paylink/:paylink_id'
       return message(reply, status, {
-        heading: error instanceof QueueFullError ? 'Too busy right now' : 'Unavailable for a moment',
-        text:
-          error instanceof QueueFullError
-            ? 'Too many people are opening payment links at this moment. Nothing was ordered and no money was taken.'
-            : 'This page could not be served just now. Nothing was ordered and no money was taken.',
-        hint: 'Please try again in a few seconds.',
+        heading: 'Unavailable for a moment',
+        text: opening
+          ? 'This page could not be served just now. Nothing was ordered and no money was taken.'
+          : 'This page could not be served just now. If you have paid, your payment is safe and will show here.',
+        hint: opening ? 'Please try again in a few seconds.' : 'Please reload this page in a few seconds.',
       })
     }
     if (status >= 500) request.log.error({ err: error }, 'page failed')

@@ -160,12 +160,15 @@ export const dashboardPages: FastifyPluginAsync<{
     const unavailable = withUnavailable(error)
     if (askToRetry(unavailable, 503, request, reply) || (error instanceof ApiFailure && status === 503)) {
       if (!reply.hasHeader('retry-after')) reply.header('retry-after', String(DASHBOARD_RETRY_AFTER_SECONDS))
+      // The API's own reason when it gave one (a provider that could not be reached, say), as 4xx show theirs.
       return message(
         request,
         reply,
         503,
         'Unavailable for a moment',
-        'This page could not be served just now. Please try again in a few seconds.',
+        error instanceof ApiFailure
+          ? error.error.message
+          : 'This page could not be served just now. Please try again in a few seconds.',
       )
     }
     request.log.error({ err: error }, 'dashboard page failed')
