@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto'
+import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { GOOD_CARD, openPaylink, openPaymentPage, submitPayment } from '../helpers/buyer.js'
 import { createTestContext, type TestContext } from '../helpers/context.js'
@@ -9,6 +11,8 @@ import {
   createProject,
   type TestMerchant,
 } from '../helpers/factories.js'
+import { paidOrder } from '../helpers/payments.js'
+import { waitFor } from '../helpers/wait.js'
 
 let ctx: TestContext
 let merchant: TestMerchant
@@ -132,5 +136,58 @@ describe('deleting a product that an order refers to', () => {
     await api(ctx.app, merchant, 'DELETE', `/paylinks/${link.id}`)
     expect((await api(ctx.app, merchant, 'DELETE', `/products/${product.id}`)).status).toBe(204)
     expect((await api(ctx.app, merchant, 'GET', `/products/${product.id}`)).body.archived).toBe(true)
+  })
+})
+
+describe('GET /orders/:id while a refund settles', () => {
+  it('answers the order and its refunds as of one moment, never a refund beside the order before it', async () => {
+    const link = (
+      await createPaylink(ctx.app, merchant, projectA, [
+        (await createProduct(ctx.app, merchant, projectA)).id,
+      ])
+    ).id
+    const { orderId, payment } = await paidOrder(ctx, link)
+    // A writer that settles a refund as the provider's event does: the refund and the order, in one
+    // transaction. It holds the refunds table, so that a reader of the order waits on it in mid-answer.
+    const writer = new pg.Client({ connectionString: ctx.databaseUrl })
+    await writer.connect()
+    try {
+      await writer.query('begin')
+      await writer.query('lock table refunds in access exclusive mode')
+      const answer = api(ctx.app, merchant, 'GET', `/orders/${orderId}`)
+      await waitFor(async () => {
+        const { rows } = await writer.query(
+          `select 1 from pg_stat_activity
+            where datname = current_database() and wait_event_type = 'Lock'`,
+        )
+        return rows.length > 0
+      }, 'the order read to wait for the refunds table')
+      const now = new Date(ctx.clock.now())
+      await writer.query(
+        `insert into refunds (id, merchant_id, order_id, payment_id, amount, currency, reason, origin, status,
+                              created_at, updated_at)
+         values ($1, $2, $3, $4, 500, 'USD', 'requested_by_customer', 'api', 'succeeded', $5, $5)`,
+        [`re_${randomBytes(12).toString('hex')}`, merchant.id, orderId, payment.id, now],
+      )
+      await writer.query(
+        `update orders set status = 'partially_refunded', amount_refunded = 500, updated_at = $2 where id = $1`,
+        [orderId, now],
+      )
+      await writer.query('commit')
+      const { status, body } = await answer
+      expect(status).toBe(200)
+      // As of before the refund: the read began then, and all of it sees that moment.
+      expect({ status: body.status, refunded: body.amount_refunded, refunds: body.refunds }).toEqual({
+        status: 'paid',
+        refunded: 0,
+        refunds: [],
+      })
+      const after = await api(ctx.app, merchant, 'GET', `/orders/${orderId}`)
+      expect(after.body).toMatchObject({ status: 'partially_refunded', amount_refunded: 500 })
+      expect(after.body.refunds).toMatchObject([{ amount: 500, status: 'succeeded' }])
+    } finally {
+      await writer.query('rollback').catch(() => {})
+      await writer.end()
+    }
   })
 })

@@ -1,5 +1,5 @@
 import { type ExpressionBuilder, sql } from 'kysely'
-import { type Executor, pageWithTotal } from '../../lib/db.js'
+import { type Executor, inSnapshot, pageWithTotal } from '../../lib/db.js'
 import type { Page } from '../../lib/http.js'
 import type { DB, OrderItemRow, OrderRow } from '../../lib/schema.js'
 import { moneyOf, OPEN_PAYMENT_STATUSES } from '../payments/repo.js'
@@ -38,17 +38,23 @@ export async function findOrder(
   id: string,
   merchantId?: string,
 ): Promise<OrderDetail | undefined> {
-  let query = db.selectFrom('orders').selectAll().where('id', '=', id)
-  if (merchantId) query = query.where('merchant_id', '=', merchantId)
-  const row = await query.executeTakeFirst()
-  return row ? (await withDetails(db, [row]))[0] : undefined
+  return inSnapshot(db, async (db) => {
+    let query = db.selectFrom('orders').selectAll().where('id', '=', id)
+    if (merchantId) query = query.where('merchant_id', '=', merchantId)
+    const row = await query.executeTakeFirst()
+    return row ? (await withDetails(db, [row]))[0] : undefined
+  })
 }
 
 export function lockOrder(db: Executor, id: string) {
   return db.selectFrom('orders').selectAll().where('id', '=', id).forUpdate().executeTakeFirst()
 }
 
-export async function listOrders(db: Executor, merchantId: string, q: ListOrdersQuery & Page) {
+export function listOrders(db: Executor, merchantId: string, q: ListOrdersQuery & Page) {
+  return inSnapshot(db, (db) => listOrdersIn(db, merchantId, q))
+}
+
+async function listOrdersIn(db: Executor, merchantId: string, q: ListOrdersQuery & Page) {
   let base = db.selectFrom('orders').where('merchant_id', '=', merchantId)
   if (q.project_id) base = base.where('project_id', '=', q.project_id)
   if (q.paylink_id) base = base.where('paylink_id', '=', q.paylink_id)
