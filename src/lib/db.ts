@@ -193,10 +193,6 @@ export async function touchLastUsed(db: Executor, table: 'api_keys' | 'portal_ke
 }
 
 /**
- * One page of a filtered list and the total it is a page of, both read from the same filters: `page`
- * adds the selection, order, offset and limit; the count uses the filters alone.
- */
-/**
  * Runs reads that make one answer (an order with its payments and refunds, a page with its total) in one
  * snapshot: a read-only REPEATABLE READ transaction, or the caller's own transaction. Read one by one, a
  * writer committing in between could show a refund succeeded beside an order still paid in full.
@@ -206,6 +202,10 @@ export function inSnapshot<T>(db: Executor, read: (db: Executor) => Promise<T>):
   return db.transaction().setIsolationLevel('repeatable read').setAccessMode('read only').execute(read)
 }
 
+/**
+ * One page of a filtered list and the total it is a page of, both read from the same filters: `page`
+ * adds the selection, order, offset and limit; the count uses the filters alone.
+ */
 export async function pageWithTotal<D, TB extends keyof D, O, Row>(
   filtered: SelectQueryBuilder<D, TB, O>,
   page: (query: SelectQueryBuilder<D, TB, O>) => Promise<Row[]>,

@@ -23,13 +23,17 @@ export interface TestContext {
   close(): Promise<void>
 }
 
+export interface TestDatabaseOptions {
+  /** Connections of the pool (5): one shows a use of a second connection inside a transaction. */
+  poolSize?: number
+  /** How long a query waits for a connection of the pool (10 s). */
+  connectionTimeoutMs?: number
+  /** The URL the pool connects to, given its database's own (a proxy's, say). */
+  connect?: (url: string) => Promise<string>
+}
+
 export async function openTestDatabase(
-  options: {
-    poolSize?: number
-    connectionTimeoutMs?: number | undefined
-    /** The URL the pool connects to, given the database's own (a proxy's, say). */
-    connect?: ((url: string) => Promise<string>) | undefined
-  } = {},
+  options: TestDatabaseOptions = {},
 ): Promise<{ database: Database; url: string; drop(): Promise<void> }> {
   const { url, drop } = await createTestDatabase()
   const database = await openDatabase({
@@ -54,13 +58,7 @@ export async function createTestContext(
     clock?: Clock
     start?: Date
     providers?: ServiceOptions['providers']
-    /** Connections of the app's pool (5): one shows a use of a second connection inside a transaction. */
-    poolSize?: number
-    /** How long a query waits for a connection of the pool (10 s). */
-    connectionTimeoutMs?: number
-    /** The URL the app's pool connects to, given its database's own (a proxy's, say). */
-    connect?: (url: string) => Promise<string>
-  } = {},
+  } & TestDatabaseOptions = {},
 ): Promise<TestContext> {
   const { database, url: databaseUrl, drop } = await openTestDatabase(options)
   await migrateToLatest(database)
